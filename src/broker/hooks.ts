@@ -1,0 +1,162 @@
+/**
+ * The hook registry: Aviary's extension points (after EMQX's emqx_hooks and fastify's hooks).
+ *
+ * Every hookpoint is declared once in `Hookpoints` with the arguments its callbacks get and,
+ * for fold hooks, the accumulator they transform; an unknown name or a wrong callback type does
+ * not compile. Callbacks run in order of priority (higher first; equal priorities in the order
+ * they were added).
+ *
+ * Two kinds:
+ *  - run hooks notify: `client.connected`, `message.delivered`, ... Every callback runs; what
+ *    they return is ignored; an exception is logged by the caller's onError and the rest run.
+ *  - fold hooks decide: `client.authenticate`, `message.publish`, ... Each callback gets the
+ *    accumulator and returns `{ ok: acc }` to pass a new value on, `{ stop: acc }` to end the
+ *    chain with that value, or undefined to pass the accumulator on unchanged. The
+ *    authentication and authorization chains, the rule engine and bridges are built on them.
+ *
+ * The hot path asks `has(name)` first, so a hookpoint with no callbacks costs one array check.
+ * Fold hooks that may need I/O (authenticate, authorize) may return a Promise; `foldAsync`
+ * awaits only when a callback actually returned one. `message.publish` is synchronous.
+ */
+
+import type { ConnectPacket, Properties } from '../protocol/index.js';
+import type { Message } from './message.js';
+import type { ClientInfo, SubscriptionOptions } from './types.js';
+
+export type FoldResult<A> = { ok: A } | { stop: A } | undefined;
+
+export interface AuthResult {
+  /** 'ignore' passes to the next provider; when all ignore the chain's default applies. */
+  result: 'allow' | 'deny' | 'ignore';
+  isSuperuser?: boolean;
+  /** MQTT 5.0 reason code when denying (default 0x86 bad user name or password). */
+  reasonCode?: number;
+}
+
+export type AuthzAction = 'publish' | 'subscribe';
+
+export interface AuthzRequest {
+  action: AuthzAction;
+  topic: string;
+  qos: number;
+  retain: boolean;
+}
+
+export interface ConnectAcc {
+  /** Set to a reason code to refuse the connection; 0 to go on. */
+  reasonCode: number;
+  /** CONNACK properties hooks may add. */
+  properties: Properties;
+}
+
+/** Every hookpoint: `fold` ones have an accumulator `acc`, `run` ones have none. */
+export interface Hookpoints {
+  'client.connect': { fold: true; args: [client: ClientInfo, packet: ConnectPacket]; acc: ConnectAcc };
+  'client.authenticate': { fold: true; args: [client: ClientInfo, password: Buffer | null]; acc: AuthResult };
+  'client.authorize': {
+    fold: true;
+    args: [client: ClientInfo, request: AuthzRequest];
+    acc: 'allow' | 'deny';
+  };
+  'client.connected': { fold: false; args: [client: ClientInfo] };
+  'client.disconnected': { fold: false; args: [client: ClientInfo, reason: string] };
+  'session.subscribed': {
+    fold: false;
+    args: [client: ClientInfo, filter: string, options: SubscriptionOptions];
+  };
+  'session.unsubscribed': { fold: false; args: [client: ClientInfo, filter: string] };
+  /** May rewrite the message (return { ok: newMessage }) or drop it ({ stop: null }). */
+  'message.publish': { fold: true; args: [from: ClientInfo | null]; acc: Message | null };
+  'message.delivered': { fold: false; args: [client: ClientInfo, message: Message] };
+  'message.acked': { fold: false; args: [client: ClientInfo, message: Message] };
+  'message.dropped': { fold: false; args: [message: Message, reason: string] };
+}
+
+export type HookName = keyof Hookpoints;
+type Spec<N extends HookName> = Hookpoints[N];
+type Acc<N extends HookName> = Spec<N> extends { acc: infer A } ? A : never;
+
+export type HookCallback<N extends HookName> =
+  Spec<N> extends { fold: true; acc: infer A }
+    ? (acc: A, ...args: Spec<N>['args']) => FoldResult<A> | Promise<FoldResult<A>>
+    : (...args: Spec<N>['args']) => unknown;
+
+interface Entry {
+  callback: (...args: never[]) => unknown;
+  priority: number;
+  seq: number;
+}
+
+export type FoldHookName = { [N in HookName]: Spec<N> extends { fold: true } ? N : never }[HookName];
+export type RunHookName = Exclude<HookName, FoldHookName>;
+
+export class Hooks {
+  private readonly table = new Map<HookName, Entry[]>();
+  private seq = 0;
+
+  constructor(private readonly onError: (name: HookName, error: unknown) => void = () => {}) {}
+
+  add<N extends HookName>(name: N, callback: HookCallback<N>, priority = 0): void {
+    const list = [...(this.table.get(name) ?? [])];
+    list.push({ callback: callback as Entry['callback'], priority, seq: this.seq++ });
+    list.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+    this.table.set(name, list);
+  }
+
+  remove<N extends HookName>(name: N, callback: HookCallback<N>): boolean {
+    const list = this.table.get(name);
+    if (list === undefined) return false;
+    const next = list.filter((e) => e.callback !== callback);
+    if (next.length === list.length) return false;
+    if (next.length === 0) this.table.delete(name);
+    else this.table.set(name, next);
+    return true;
+  }
+
+  has(name: HookName): boolean {
+    return this.table.has(name);
+  }
+
+  /** Runs a notification hook; a throwing callback is reported and the others still run. */
+  run<N extends RunHookName>(name: N, ...args: Spec<N>['args']): void {
+    const list = this.table.get(name);
+    if (list === undefined) return;
+    for (const e of list) {
+      try {
+        (e.callback as (...a: unknown[]) => unknown)(...args);
+      } catch (error) {
+        this.onError(name, error);
+      }
+    }
+  }
+
+  /** Folds synchronously; a callback that returns a Promise is an error for these hookpoints. */
+  fold<N extends FoldHookName>(name: N, acc: Acc<N>, ...args: Spec<N>['args']): Acc<N> {
+    const list = this.table.get(name);
+    if (list === undefined) return acc;
+    for (const e of list) {
+      const r = (e.callback as (...a: unknown[]) => FoldResult<Acc<N>>)(acc, ...args);
+      if (r === undefined) continue;
+      if ('stop' in r) return r.stop;
+      acc = r.ok;
+    }
+    return acc;
+  }
+
+  /** Folds, awaiting only the callbacks that return a Promise. */
+  async foldAsync<N extends FoldHookName>(name: N, acc: Acc<N>, ...args: Spec<N>['args']): Promise<Acc<N>> {
+    const list = this.table.get(name);
+    if (list === undefined) return acc;
+    for (const e of list) {
+      let r = (e.callback as (...a: unknown[]) => FoldResult<Acc<N>> | Promise<FoldResult<Acc<N>>>)(
+        acc,
+        ...args,
+      );
+      if (r instanceof Promise) r = await r;
+      if (r === undefined) continue;
+      if ('stop' in r) return r.stop;
+      acc = r.ok;
+    }
+    return acc;
+  }
+}

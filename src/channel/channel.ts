@@ -1,0 +1,255 @@
+/**
+ * The channel: one MQTT connection's protocol state machine (after EMQX's emqx_channel).
+ *
+ * `handleIn(packet)` takes a decoded packet and returns the actions the connection performs:
+ * packets to send, the session to attach, the connection to close. It does no I/O itself, so
+ * protocol behaviour is tested without sockets. CONNECT may wait on hooks (authentication), so
+ * its handler returns a Promise; the connection holds later packets until it settles.
+ *
+ * Messages routed to this client arrive through the session, which calls the channel's Outlet
+ * methods; those encode for this client's protocol version and write to the link directly (the
+ * hot path: no action objects per delivered message). A message encoded for one wire form is
+ * cached on the message and reused for every subscriber that takes the same form.
+ *
+ * The handlers for each packet type live in handlers/*.ts; this file holds the state and the
+ * one dispatch switch, and the one place an error becomes a CONNACK or DISCONNECT.
+ */
+
+import type { Broker, LiveChannel } from '../broker/broker.js';
+import { frameKey, type Message } from '../broker/message.js';
+import type { ClientInfo } from '../broker/types.js';
+import {
+  ConnectReturnCode,
+  encode as encodeFor,
+  encodePublishFields,
+  type Packet,
+  PacketType,
+  type Properties,
+  ProtocolError,
+  ProtocolVersion,
+  type QoS,
+  ReasonCode,
+  type Will,
+  withPacketId,
+} from '../protocol/index.js';
+import type { Outlet, Session } from '../session/session.js';
+import { handleAck } from './handlers/ack.js';
+import { handleConnect } from './handlers/connect.js';
+import { handlePublish, handlePubrel } from './handlers/publish.js';
+import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe.js';
+import { type Action, ChannelState, NO_ACTIONS, type RetainedRequest } from './actions.js';
+import type { Link } from './link.js';
+
+export { type Action, ChannelState, NO_ACTIONS, type RetainedRequest } from './actions.js';
+import type { ChannelSettings } from './settings.js';
+
+export class Channel implements Outlet, LiveChannel {
+  state: ChannelState = ChannelState.Idle;
+  version: ProtocolVersion = ProtocolVersion.V4;
+  client: ClientInfo | null = null;
+  session: Session | null = null;
+  will: Will | null = null;
+  /** Keep alive in seconds as agreed (0: none). */
+  keepalive = 0;
+  /** Largest packet the client accepts (5.0 Maximum Packet Size) [MQTT-3.1.2-24]. */
+  clientMaxPacketSize = Number.POSITIVE_INFINITY;
+  /** The client's Receive Maximum: QoS 1/2 messages it accepts in flight (5.0; 65535 otherwise). */
+  receiveMaximum = 65_535;
+  /** Session Expiry Interval given at CONNECT (5.0), for the DISCONNECT rule [MQTT-3.14.2-2]. */
+  connectExpiry = 0;
+  /** Set when the close was our decision (a reason for logs and $SYS), null otherwise. */
+  closeReason: string | null = null;
+
+  constructor(
+    readonly broker: Broker,
+    readonly link: Link,
+    readonly settings: ChannelSettings,
+    /** Called when the broker kicks this channel (takeover, admin); performs the actions. */
+    private readonly onKick: (actions: readonly Action[]) => void,
+  ) {}
+
+  get v5(): boolean {
+    return this.version === ProtocolVersion.V5;
+  }
+
+  /** The dispatch switch: one handler per packet type. */
+  handleIn(packet: Packet): readonly Action[] | Promise<readonly Action[]> {
+    if (this.state === ChannelState.Idle) {
+      if (packet.type !== PacketType.Connect) {
+        throw new ProtocolError(ReasonCode.ProtocolError, 'the first packet must be CONNECT', 'MQTT-3.1.0-1');
+      }
+      return handleConnect(this, packet);
+    }
+    if (this.state !== ChannelState.Connected) return NO_ACTIONS;
+    switch (packet.type) {
+      case PacketType.Publish:
+        return handlePublish(this, packet);
+      case PacketType.Puback:
+      case PacketType.Pubrec:
+      case PacketType.Pubcomp:
+        return handleAck(this, packet);
+      case PacketType.Pubrel:
+        return handlePubrel(this, packet);
+      case PacketType.Subscribe:
+        return handleSubscribe(this, packet);
+      case PacketType.Unsubscribe:
+        return handleUnsubscribe(this, packet);
+      case PacketType.Pingreq:
+        return [{ kind: 'send', packet: { type: PacketType.Pingresp } }];
+      case PacketType.Disconnect:
+        return this.handleDisconnect(packet.reasonCode, packet.properties);
+      case PacketType.Connect:
+        throw new ProtocolError(
+          ReasonCode.ProtocolError,
+          'a second CONNECT on one connection',
+          'MQTT-3.1.0-2',
+        );
+      case PacketType.Auth:
+        throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH without an authentication method in CONNECT');
+      default:
+        throw new ProtocolError(
+          ReasonCode.ProtocolError,
+          `a client must not send packet type ${packet.type} to a server`,
+        );
+    }
+  }
+
+  private handleDisconnect(reasonCode: number, properties: Properties | null): readonly Action[] {
+    const expiry = properties?.sessionExpiryInterval;
+    if (expiry !== undefined && this.session !== null) {
+      if (this.connectExpiry === 0 && expiry !== 0) {
+        throw new ProtocolError(
+          ReasonCode.ProtocolError,
+          'DISCONNECT sets a session expiry interval where CONNECT had 0',
+          'MQTT-3.14.2-2',
+        );
+      }
+      this.session.expiryInterval = expiry;
+    }
+    // A normal DISCONNECT discards the will; 0x04 asks for it to be published [MQTT-3.14.4-3].
+    if (reasonCode !== ReasonCode.DisconnectWithWillMessage) this.will = null;
+    this.closeReason = 'normal';
+    return [{ kind: 'close', reason: 'normal' }];
+  }
+
+  /**
+   * The one place an error becomes packets: before CONNACK a refusing CONNACK (3.1.1 return
+   * codes for old clients), after it a DISCONNECT with the reason code (5.0 only; older versions
+   * just close) [MQTT-4.13.1-1].
+   */
+  actionsForError(error: ProtocolError): readonly Action[] {
+    const reason = `protocol_error:0x${error.reasonCode.toString(16)}`;
+    this.closeReason = reason;
+    if (this.state === ChannelState.Idle || this.state === ChannelState.Connecting) {
+      if (error.reasonCode === ReasonCode.UnsupportedProtocolVersion && !this.v5) {
+        return [this.connack(ConnectReturnCode.UnacceptableProtocolVersion), { kind: 'close', reason }];
+      }
+      if (this.v5) return [this.connack(error.reasonCode), { kind: 'close', reason }];
+      return [{ kind: 'close', reason }];
+    }
+    if (this.v5) {
+      return [
+        {
+          kind: 'send',
+          packet: { type: PacketType.Disconnect, reasonCode: error.reasonCode, properties: null },
+        },
+        { kind: 'close', reason },
+      ];
+    }
+    return [{ kind: 'close', reason }];
+  }
+
+  connack(reasonCode: number, sessionPresent = false, properties: Properties | null = null): Action {
+    return { kind: 'send', packet: { type: PacketType.Connack, sessionPresent, reasonCode, properties } };
+  }
+
+  /** The broker ends this connection (takeover or admin kick). */
+  kick(reasonCode: number, reason: string): void {
+    this.closeReason = reason;
+    const actions: Action[] = [];
+    if (this.v5 && this.state === ChannelState.Connected) {
+      actions.push({ kind: 'send', packet: { type: PacketType.Disconnect, reasonCode, properties: null } });
+    }
+    actions.push({ kind: 'close', reason });
+    this.onKick(actions);
+  }
+
+  /** Retained messages for new subscriptions, with the retain flag set [MQTT-3.3.1-8]. */
+  deliverRetained(requests: readonly RetainedRequest[]): void {
+    const session = this.session;
+    if (session === null) return;
+    for (const { filter, options } of requests) {
+      const subIds = options.subscriptionId === 0 ? null : [options.subscriptionId];
+      for (const message of this.broker.retainedMatching(filter)) {
+        const qos = (options.qos < message.qos ? options.qos : message.qos) as QoS;
+        session.deliver(message, qos, true, subIds);
+      }
+    }
+  }
+
+  // ---- Outlet: deliveries from the session --------------------------------------------------
+
+  sendPublish(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    packetId: number,
+    dup: boolean,
+    subIds: number[] | null,
+  ): void {
+    const v5 = this.v5;
+    let frame: Buffer;
+    let properties = v5 ? message.properties : null;
+    const expiry = properties?.messageExpiryInterval;
+    if (subIds === null && expiry === undefined) {
+      const frames = (message.frames ??= []);
+      const key = frameKey(v5, qos, retain);
+      let base = frames[key];
+      if (base === undefined) {
+        base = encodePublishFields(message.topic, message.payload, qos, retain, false, 1, properties, v5);
+        frames[key] = base;
+      }
+      frame = qos === 0 ? base : withPacketId(base, packetId, dup);
+    } else {
+      if (properties !== null || subIds !== null) {
+        properties = { ...properties };
+        if (subIds !== null) properties.subscriptionIdentifiers = subIds;
+        if (expiry !== undefined) {
+          // The interval left when it is sent, not when it was received [MQTT-3.3.2-6].
+          const left = expiry - Math.floor((Date.now() - message.timestamp) / 1000);
+          if (left <= 0) {
+            this.broker.metrics.messagesDropped++;
+            if (packetId !== 0) this.session?.complete(packetId);
+            return;
+          }
+          properties.messageExpiryInterval = left;
+        }
+      }
+      frame = encodePublishFields(message.topic, message.payload, qos, retain, dup, packetId, properties, v5);
+    }
+    if (frame.length > this.clientMaxPacketSize) {
+      // Too large for the client: drop it as if sent [MQTT-3.1.2-25].
+      this.broker.metrics.messagesDroppedTooLarge++;
+      if (packetId !== 0) this.session?.complete(packetId);
+      return;
+    }
+    const metrics = this.broker.metrics;
+    metrics.messagesSent++;
+    metrics.packetsSent++;
+    metrics.bytesSent += frame.length;
+    this.link.write(frame);
+    const hooks = this.broker.hooks;
+    if (hooks.has('message.delivered') && this.client !== null)
+      hooks.run('message.delivered', this.client, message);
+  }
+
+  sendPubrel(packetId: number): void {
+    this.writePacket({ type: PacketType.Pubrel, packetId, reasonCode: 0, properties: null });
+  }
+
+  /** Encodes and writes one packet outside of handleIn (deliveries, resends). */
+  writePacket(packet: Packet): void {
+    this.broker.metrics.packetsSent++;
+    this.link.write(encodeFor(packet, this.version));
+  }
+}

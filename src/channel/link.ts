@@ -1,0 +1,36 @@
+/**
+ * What the MQTT layer needs from a transport connection. Every listener in src/transport
+ * (TCP today; TLS, WebSocket, PROXY protocol later) produces objects of this shape, and nothing
+ * in src/transport knows MQTT: the two meet only through this interface, wired in main.ts.
+ */
+
+export interface LinkReceiver {
+  /** Bytes arrived. */
+  onData(chunk: Buffer): void;
+  /** The transport closed (peer closed, error, or we closed it). Called once. */
+  onClose(error: Error | null): void;
+}
+
+export interface Link {
+  readonly peerHost: string;
+  readonly peerPort: number;
+  /** Listener id, e.g. 'tcp:default'. */
+  readonly listener: string;
+  /** Zone of the listener. */
+  readonly zone: string;
+  /** Starts delivering data to the receiver. */
+  start(receiver: LinkReceiver): void;
+  /**
+   * Queues bytes. Writes within one event-loop turn leave in one system call. Returns false
+   * when the transport's buffer is over its high-water mark (the caller may shed QoS 0).
+   */
+  write(frame: Buffer): boolean;
+  /** Bytes queued in the transport and not yet written to the socket. */
+  readonly pendingBytes: number;
+  /** Flushes what was written, then closes. */
+  end(): void;
+  /** Closes at once, dropping unwritten bytes. */
+  destroy(): void;
+  pause(): void;
+  resume(): void;
+}

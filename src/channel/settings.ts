@@ -1,0 +1,48 @@
+/**
+ * The MQTT settings a channel applies, resolved for its listener's zone. main.ts builds them
+ * from the configuration (`mqtt.*` merged with `zones.<zone>.mqtt.*`); the library API and
+ * tests can build them directly.
+ */
+
+import type { QoS } from '../protocol/index.js';
+
+export interface ChannelSettings {
+  /** Largest packet accepted from a client, in bytes (advertised in 5.0 CONNACK). */
+  maxPacketSize: number;
+  maxClientIdLen: number;
+  maxQosAllowed: QoS;
+  retainAvailable: boolean;
+  wildcardSubscription: boolean;
+  sharedSubscription: boolean;
+  maxTopicLevels: number;
+  /** Keep alive timeout = keepalive x this [MQTT-3.1.2-22 (3.1.1: 1.5)]. */
+  keepaliveMultiplier: number;
+  /** Server Keep Alive in seconds to impose on 5.0 clients, or null to accept theirs. */
+  serverKeepalive: number | null;
+  /** Close a connection that sends no CONNECT within this many ms. */
+  idleTimeout: number;
+  /** Session expiry in seconds for 3.1/3.1.1 clients with Clean Session 0. */
+  sessionExpiryInterval: number;
+  /** QoS 2 messages received and not yet released, per client. */
+  maxAwaitingRel: number;
+  maxSubscriptions: number;
+  /** Text returned as Response Information when a 5.0 client asks; '' for none. */
+  responseInformation: string;
+}
+
+export const DEFAULT_CHANNEL_SETTINGS: ChannelSettings = {
+  maxPacketSize: 1024 * 1024,
+  maxClientIdLen: 65_535,
+  maxQosAllowed: 2,
+  retainAvailable: true,
+  wildcardSubscription: true,
+  sharedSubscription: false,
+  maxTopicLevels: 128,
+  keepaliveMultiplier: 1.5,
+  serverKeepalive: null,
+  idleTimeout: 15_000,
+  sessionExpiryInterval: 7200,
+  maxAwaitingRel: 100,
+  maxSubscriptions: Number.POSITIVE_INFINITY,
+  responseInformation: '',
+};
