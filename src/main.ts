@@ -6,6 +6,7 @@
  */
 
 import { Broker } from './broker/broker.js';
+import type { Message } from './broker/message.js';
 import type { Hooks } from './broker/hooks.js';
 import { KeepaliveSweeper, MqttConnection } from './channel/connection.js';
 import type { ChannelSettings } from './channel/settings.js';
@@ -20,6 +21,7 @@ import {
 } from './config/index.js';
 import { NotImplementedError } from './errors.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { MemoryRetainedStore } from './persistence/memory/retained.js';
 import { ReasonCode, type QoS } from './protocol/index.js';
 import { TcpListener } from './transport/tcp.js';
 
@@ -51,6 +53,9 @@ export interface AviaryBroker {
   close(): Promise<void>;
 }
 
+/** How often detached sessions are checked for expiry. */
+const SESSION_SWEEP_MS = 5000;
+
 /** Grace period for clients to read their DISCONNECT before their sockets are destroyed. */
 const SHUTDOWN_GRACE_MS = 2000;
 
@@ -75,9 +80,11 @@ export function createBroker(
       mqueueStoreQos0: mqtt.mqueue_store_qos0,
     },
     retainAvailable: mqtt.retain_available && cfg.retainer.enable,
+    retained: new MemoryRetainedStore<Message>(),
     onHookError: (hook, error) => log.error({ hook, err: error }, 'hook callback failed'),
   });
   const sweeper = new KeepaliveSweeper();
+  const expiryTimer: NodeJS.Timeout | null = null;
   const listeners: TcpListener[] = [];
   const connections = new Set<MqttConnection>();
 
@@ -139,6 +146,7 @@ export function createBroker(
       for (const l of listeners) l.destroyAll();
       listeners.length = 0;
       sweeper.stop();
+      if (expiryTimer !== null) clearInterval(expiryTimer);
       log.info('broker stopped');
     },
   };

@@ -14,13 +14,16 @@
  */
 
 import { type ConnectPacket, type Properties, type QoS, ReasonCode } from '../protocol/index.js';
-import { filterMatches } from '../routing/match.js';
+import type { RetainedStore } from '../persistence/retained.js';
 import { TopicTrie } from '../routing/trie.js';
 import { type DropReason, type Delivery, Session, type SessionLimits } from '../session/session.js';
 import { Hooks } from './hooks.js';
 import { Message } from './message.js';
 import { Metrics } from './metrics.js';
 import type { ClientInfo, SubscriptionOptions } from './types.js';
+
+/** Session Expiry Interval meaning "never" [MQTT-3.1.2-23 (5.0: 3.1.2.11.2)]. */
+const NEVER_EXPIRES = 0xffff_ffff;
 
 export interface BrokerOptions {
   /** Node name, e.g. 'aviary@127.0.0.1'. */
@@ -29,6 +32,8 @@ export interface BrokerOptions {
   /** Entries of the topic match cache (0 disables it). */
   matchCacheSize?: number;
   retainAvailable: boolean;
+  /** Where retained messages are kept (chosen by main.ts). */
+  retained: RetainedStore<Message>;
   /** Called when a hook callback throws. */
   onHookError?: (hook: string, error: unknown) => void;
 }
@@ -63,9 +68,11 @@ export class Broker {
   private readonly live = new Map<string, LiveChannel>();
   /** Subscribers by session and filter, to update or remove a subscription. */
   private readonly subscribers = new WeakMap<Session, Map<string, Subscriber>>();
-  private readonly retained = new Map<string, Message>();
+
+  private readonly retained: RetainedStore<Message>;
 
   constructor(readonly options: BrokerOptions) {
+    this.retained = options.retained;
     this.hooks = new Hooks(options.onHookError);
     this.trie = new TopicTrie<Subscriber>({ cacheSize: options.matchCacheSize ?? 4096 });
   }
@@ -118,7 +125,23 @@ export class Broker {
     if (session === null) return;
     session.detach(Date.now());
     if (session.expiryInterval === 0) this.discardSession(session);
-    // Expiry of sessions with an interval is the session layer's sweep (issue 3 / 5).
+    // Sessions with an interval go in sweepExpiredSessions once it has passed.
+  }
+
+  /**
+   * Discards detached sessions whose expiry interval has passed [MQTT-3.1.2-23]; an interval of
+   * 0xFFFFFFFF never expires. Called periodically by the composition root. Returns how many.
+   */
+  sweepExpiredSessions(now: number): number {
+    let expired = 0;
+    for (const session of this.sessions.values()) {
+      if (session.connected || session.expiryInterval === NEVER_EXPIRES) continue;
+      if (now - session.disconnectedAt >= session.expiryInterval * 1000) {
+        this.discardSession(session);
+        expired++;
+      }
+    }
+    return expired;
   }
 
   private discardSession(session: Session): void {
@@ -202,9 +225,9 @@ export class Broker {
     this.metrics.messagesRetained++;
   }
 
-  /** Retained messages matching a filter (a linear scan until the retained index of issue 3). */
-  *retainedMatching(filter: string): Generator<Message> {
-    for (const [topic, message] of this.retained) if (filterMatches(filter, topic)) yield message;
+  /** Retained messages matching a filter. */
+  retainedMatching(filter: string): Iterable<Message> {
+    return this.retained.match(filter);
   }
 
   /** Messages the broker itself publishes ($SYS, the HTTP API). */

@@ -8,7 +8,8 @@
  *
  * Two kinds:
  *  - run hooks notify: `client.connected`, `message.delivered`, ... Every callback runs; what
- *    they return is ignored; an exception is logged by the caller's onError and the rest run.
+ *    they return is ignored; an exception (or the rejection of a returned Promise) is logged by
+ *    the caller's onError and the rest run.
  *  - fold hooks decide: `client.authenticate`, `message.publish`, ... Each callback gets the
  *    accumulator and returns `{ ok: acc }` to pass a new value on, `{ stop: acc }` to end the
  *    chain with that value, or undefined to pass the accumulator on unchanged. The
@@ -123,20 +124,34 @@ export class Hooks {
     if (list === undefined) return;
     for (const e of list) {
       try {
-        (e.callback as (...a: unknown[]) => unknown)(...args);
+        const r = (e.callback as (...a: unknown[]) => unknown)(...args);
+        // An async callback's rejection is its exception: report it, never leave it unhandled.
+        if (r instanceof Promise) r.catch((error: unknown) => this.onError(name, error));
       } catch (error) {
         this.onError(name, error);
       }
     }
   }
 
-  /** Folds synchronously; a callback that returns a Promise is an error for these hookpoints. */
+  /**
+   * Folds synchronously. A callback that returns a Promise is an error for these hookpoints: it
+   * is reported through onError and the accumulator passes on unchanged.
+   */
   fold<N extends FoldHookName>(name: N, acc: Acc<N>, ...args: Spec<N>['args']): Acc<N> {
     const list = this.table.get(name);
     if (list === undefined) return acc;
     for (const e of list) {
-      const r = (e.callback as (...a: unknown[]) => FoldResult<Acc<N>>)(acc, ...args);
+      const r = (e.callback as (...a: unknown[]) => FoldResult<Acc<N>> | Promise<FoldResult<Acc<N>>>)(
+        acc,
+        ...args,
+      );
       if (r === undefined) continue;
+      if (r instanceof Promise) {
+        // A callback bug: report it and pass the accumulator on, rather than folding `undefined`.
+        this.onError(name, new TypeError(`a callback of the synchronous hook ${name} returned a Promise`));
+        r.catch((error: unknown) => this.onError(name, error));
+        continue;
+      }
       if ('stop' in r) return r.stop;
       acc = r.ok;
     }

@@ -16,6 +16,7 @@ export class Metrics {
   messagesRetained = 0;
   messagesDelivered = 0;
   messagesAcked = 0;
+  deliveryDroppedQueueFull = 0;
   clientConnected = 0;
   clientDisconnected = 0;
   clientAuthFailure = 0;
@@ -36,6 +37,7 @@ export class Metrics {
       'messages.retained': this.messagesRetained,
       'messages.delivered': this.messagesDelivered,
       'messages.acked': this.messagesAcked,
+      'delivery.dropped.queue_full': this.deliveryDroppedQueueFull,
       'client.connected': this.clientConnected,
       'client.disconnected': this.clientDisconnected,
       'client.auth.failure': this.clientAuthFailure,

@@ -43,6 +43,12 @@ import type { Link } from './link.js';
 export { type Action, ChannelState, NO_ACTIONS, type RetainedRequest } from './actions.js';
 import type { ChannelSettings } from './settings.js';
 
+/**
+ * Bytes waiting in a connection's socket buffer beyond which QoS 0 deliveries to it are dropped
+ * (QoS 1/2 wait in the session queue instead, bounded by the inflight window and max_mqueue_len).
+ */
+export const SLOW_CONSUMER_BYTES = 8 * 1024 * 1024;
+
 export class Channel implements Outlet, LiveChannel {
   state: ChannelState = ChannelState.Idle;
   version: ProtocolVersion = ProtocolVersion.V4;
@@ -197,6 +203,12 @@ export class Channel implements Outlet, LiveChannel {
     dup: boolean,
     subIds: number[] | null,
   ): void {
+    if (qos === 0 && this.link.pendingBytes > SLOW_CONSUMER_BYTES) {
+      // A client that does not read: shed QoS 0 rather than buffer without bound (DESIGN.md).
+      this.broker.metrics.messagesDropped++;
+      this.broker.metrics.deliveryDroppedQueueFull++;
+      return;
+    }
     const v5 = this.v5;
     let frame: Buffer;
     let properties = v5 ? message.properties : null;

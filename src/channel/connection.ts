@@ -85,13 +85,14 @@ export class MqttConnection implements LinkReceiver, PacketSink {
     if (result instanceof Promise) {
       this.backlog = [];
       this.link.pause();
-      result.then(
-        (actions) => this.resumeAfter(actions),
-        (error: unknown) => {
+      // catch() after then(): an error while performing the actions (or a held-back packet) must
+      // close this connection like a synchronous one, not become an unhandled rejection.
+      result
+        .then((actions) => this.resumeAfter(actions))
+        .catch((error: unknown) => {
           this.backlog = null;
           this.fail(error);
-        },
-      );
+        });
       return;
     }
     if (result.length > 0) this.perform(result);

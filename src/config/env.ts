@@ -29,10 +29,17 @@ export const ENV_PREFIX = 'AVIARY_';
 /** What separates the levels of a key path in a variable name. */
 export const ENV_LEVEL_SEPARATOR = '__';
 /**
- * `AVIARY_` variables that are not configuration keys, so are not reported as unknown.
- * None yet; add a name here when a tool reads its own AVIARY_ variable.
+ * `AVIARY_` variables that are not configuration keys, so are not reported as unknown: the
+ * project's own test and service scripts (scripts/test.mjs, scripts/services.sh) read these.
+ * Add a name here when a tool reads its own AVIARY_ variable, and list it in
+ * docs/configuration.md.
  */
-export const NON_CONFIG_ENV_VARS: readonly string[] = [];
+export const NON_CONFIG_ENV_VARS: readonly string[] = [
+  'AVIARY_SKIP_LINT',
+  'AVIARY_TEST_FILE_TIMEOUT',
+  'AVIARY_TEST_TOTAL_TIMEOUT',
+  'AVIARY_SERVICES_DIR',
+];
 
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 const LOOKS_LIKE_HOCON = /^[[{"]/;

@@ -78,6 +78,13 @@ export class Session {
   readonly awaitingRel = new Set<number>();
   private nextPacketId = 1;
   private outlet: Outlet | null = null;
+  /**
+   * Set while the queue is drained or in-flight messages are resent. The outlet may complete a
+   * delivery from inside sendPublish (an expired or too large message); that must not start a
+   * second, nested drain (which would resend, reorder or read a reset queue), only free the slot
+   * for the running one.
+   */
+  private draining = false;
   /** Flight window for the attached connection. */
   private window: number;
   /** Session Expiry Interval in seconds (0: ends with the connection; 0xFFFFFFFF: never). */
@@ -113,12 +120,17 @@ export class Session {
   attach(outlet: Outlet, receiveMaximum: number): void {
     this.outlet = outlet;
     this.window = Math.max(1, Math.min(receiveMaximum, this.limits.maxInflight));
-    for (const [packetId, entry] of this.inflight) {
-      if (entry.state === InflightState.AwaitComp) outlet.sendPubrel(packetId);
-      else {
-        const d = entry.delivery;
-        outlet.sendPublish(d.message, d.qos, d.retain, packetId, true, d.subIds);
+    this.draining = true;
+    try {
+      for (const [packetId, entry] of this.inflight) {
+        if (entry.state === InflightState.AwaitComp) outlet.sendPubrel(packetId);
+        else {
+          const d = entry.delivery;
+          outlet.sendPublish(d.message, d.qos, d.retain, packetId, true, d.subIds);
+        }
       }
+    } finally {
+      this.draining = false;
     }
     this.drain();
   }
@@ -185,15 +197,27 @@ export class Session {
   /** Sends queued deliveries in order while the window has room (QoS 0 needs none). */
   private drain(): void {
     const outlet = this.outlet;
-    if (outlet === null) return;
-    const queue = this.queue;
-    while (this.queueHead < queue.length) {
-      const d = queue[this.queueHead]!;
-      if (d.qos > 0 && this.inflight.size >= this.window) break;
-      queue[this.queueHead++] = undefined as unknown as Delivery;
-      if (d.qos === 0) outlet.sendPublish(d.message, 0, d.retain, 0, false, d.subIds);
-      else this.send(outlet, d);
+    if (outlet === null || this.draining) return;
+    this.draining = true;
+    try {
+      // this.queue and this.queueHead are read afresh each turn: a send may enqueue (a hook that
+      // publishes) or complete (see `draining`) on the way.
+      while (this.queueHead < this.queue.length && this.outlet === outlet) {
+        const d = this.queue[this.queueHead]!;
+        if (d.qos > 0 && this.inflight.size >= this.window) break;
+        this.queue[this.queueHead++] = undefined as unknown as Delivery;
+        if (d.qos === 0) outlet.sendPublish(d.message, 0, d.retain, 0, false, d.subIds);
+        else this.send(outlet, d);
+      }
+    } finally {
+      this.draining = false;
     }
+    this.compact();
+  }
+
+  /** Lets go of the consumed head of the queue array, so it does not grow without bound. */
+  private compact(): void {
+    const queue = this.queue;
     if (this.queueHead === queue.length) {
       this.queue = [];
       this.queueHead = 0;
@@ -212,6 +236,7 @@ export class Session {
       this.onDrop(this, oldest, 'queue_full');
     }
     this.queue.push(delivery);
+    this.compact();
   }
 
   /** Packet ids 1..65535, skipping those still in flight [MQTT-2.2.1-2]. */

@@ -73,12 +73,15 @@ export class TcpListener {
     });
   }
 
-  /** Stops accepting; existing connections stay until closed by the caller. */
+  /**
+   * Stops accepting; existing connections stay until closed by the caller. Resolves as soon as
+   * the listening socket is closed: server.close()'s own callback waits for every connection to
+   * end, and the caller closes those only after this resolves (waiting for it deadlocked
+   * shutdown until every client left by itself).
+   */
   stopAccepting(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!this.server.listening) return resolve();
-      this.server.close(() => resolve());
-    });
+    if (this.server.listening) this.server.close();
+    return Promise.resolve();
   }
 
   /** Destroys every remaining socket. */

@@ -15,6 +15,8 @@
  *            included into, tried first so that an included file can refer to its siblings
  *   concat   values written side by side (`${a} "/x"`, `${defaults} { b = 1 }`), joined when
  *            resolved: strings concatenate, objects merge, arrays append
+ *   fallback `key = ${?VAR}` written over an earlier value of `key`: VAR when it is set, else
+ *            the earlier value (HOCON's rule, and the usual way to let a variable override)
  */
 import { ConfigError } from '../../errors.js';
 
@@ -60,7 +62,14 @@ export interface ConcatNode {
   readonly at: Position;
 }
 
-export type Node = ObjectNode | ArrayNode | ScalarNode | SubstNode | ConcatNode;
+export interface FallbackNode {
+  readonly kind: 'fallback';
+  readonly preferred: SubstNode;
+  readonly previous: Node;
+  readonly at: Position;
+}
+
+export type Node = ObjectNode | ArrayNode | ScalarNode | SubstNode | ConcatNode | FallbackNode;
 
 /** A syntax or resolution error, as a ConfigError naming the file, line and column. */
 export function hoconError(message: string, at: Position): ConfigError {

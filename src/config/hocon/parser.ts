@@ -37,6 +37,7 @@ export const INCLUDE_EXTENSIONS: readonly string[] = ['.conf', '.json'];
 
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 const INCLUDE_WRAPPER = /^(required\()?(file\()?$/;
+const CLOSING_PARENS = /^\)+$/;
 const UNSUPPORTED_INCLUDE = /^(required\()?(url|classpath)\($/;
 
 /** State shared by a document and the files it includes. */
@@ -259,7 +260,7 @@ class Parser {
       this.skip('ws');
       const after = this.peek();
       if (after.kind === 'comma') this.take();
-      else if (after.kind !== 'newline' && after.kind !== 'rbracket') {
+      else if (after.kind !== 'newline' && after.kind !== 'rbracket' && after.kind !== 'eof') {
         throw this.error(after, `expected ',' or ']' after an array element, found ${describe(after)}`);
       }
     }
@@ -277,22 +278,19 @@ class Parser {
 
   private include(object: ObjectNode, path: readonly string[]): string {
     const keyword = this.take();
+    // The wrapper before the name, blanks removed: "", "file(", "required(", "required(file(".
+    let wrapperText = '';
     this.skip('ws');
-    let token = this.peek();
-    let required = false;
-    let parens = 0;
-    if (token.kind === 'unquoted') {
-      if (UNSUPPORTED_INCLUDE.test(token.text)) {
-        throw this.error(token, `include ${token.text}...) is not supported; include files by path`);
-      }
-      const wrapper = INCLUDE_WRAPPER.exec(token.text);
-      if (wrapper === null) throw this.error(token, `unexpected ${describe(token)} after include`);
-      required = wrapper[1] !== undefined;
-      parens = (wrapper[1] === undefined ? 0 : 1) + (wrapper[2] === undefined ? 0 : 1);
-      this.take();
+    while (this.peek().kind === 'unquoted') {
+      wrapperText += this.take().text;
       this.skip('ws');
-      token = this.peek();
     }
+    if (UNSUPPORTED_INCLUDE.test(wrapperText)) {
+      throw this.error(keyword, `include ${wrapperText}...) is not supported; include files by path`);
+    }
+    const wrapper = INCLUDE_WRAPPER.exec(wrapperText);
+    if (wrapper === null) throw this.error(keyword, `unexpected '${wrapperText}' after include`);
+    const token = this.peek();
     if (token.kind !== 'string') {
       throw this.error(
         token,
@@ -300,15 +298,18 @@ class Parser {
       );
     }
     const name = this.take().text;
-    if (parens > 0) {
+    const parens = (wrapper[1] === undefined ? 0 : 1) + (wrapper[2] === undefined ? 0 : 1);
+    let closing = '';
+    for (;;) {
       this.skip('ws');
-      const close = this.peek();
-      if (close.kind !== 'unquoted' || close.text !== ')'.repeat(parens)) {
-        throw this.error(close, `expected '${')'.repeat(parens)}' to close include`);
-      }
-      this.take();
+      const next = this.peek();
+      if (closing.length >= parens || next.kind !== 'unquoted' || !CLOSING_PARENS.test(next.text)) break;
+      closing += this.take().text;
     }
-    this.includeFile(object, path, name, required, keyword);
+    if (closing !== ')'.repeat(parens)) {
+      throw this.error(this.peek(), `expected '${')'.repeat(parens)}' to close include`);
+    }
+    this.includeFile(object, path, name, wrapper[1] !== undefined, keyword);
     return `include "${name}"`;
   }
 
@@ -408,11 +409,16 @@ function mergeField(target: ObjectNode, name: string, value: Node): void {
     target.fields.set(name, concatOf(existing, value));
     return;
   }
+  if (value.kind === 'subst' && value.optional && existing !== undefined) {
+    // `key = ${?VAR}`: an unset VAR keeps the earlier value.
+    target.fields.set(name, { kind: 'fallback', preferred: value, previous: existing, at: value.at });
+    return;
+  }
   target.fields.set(name, value);
 }
 
 function isUnresolved(node: Node | undefined): node is Node {
-  return node?.kind === 'subst' || node?.kind === 'concat';
+  return node?.kind === 'subst' || node?.kind === 'concat' || node?.kind === 'fallback';
 }
 
 function concatOf(first: Node, second: Node): ConcatNode {

@@ -3,9 +3,10 @@
  *
  * `${a.b}` is looked up in the whole document (whatever file defined it), then, if the document
  * has no such key, in the environment under the name "a.b" (so `${HOME}` reads $HOME). An
- * `${?a.b}` that finds nothing disappears: as a field's whole value the field is not set; inside
- * a concatenation it is empty. A plain `${a.b}` that finds nothing is an error naming its file
- * and line.
+ * `${?a.b}` that finds nothing disappears: as a field's whole value the field is not set (and
+ * written over an earlier value of the key, `data_dir = ${?DATA_DIR}`, the earlier value stays);
+ * inside a concatenation it is empty. A plain `${a.b}` that finds nothing is an error naming
+ * its file and line.
  *
  * In a file included inside `a { include "x.conf" }`, `${b}` first means `${a.b}`, then `${b}`.
  *
@@ -82,6 +83,8 @@ class Resolver {
         return this.substitute(node);
       case 'concat':
         return this.concatenate(node.parts, node);
+      case 'fallback':
+        return this.value(node.preferred) ?? this.value(node.previous);
     }
   }
 

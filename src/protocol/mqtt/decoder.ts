@@ -8,8 +8,9 @@
  *     or flag bits before reading further (0x81);
  *   - decode a packet that lies entirely inside the current chunk straight from the chunk, with
  *     views for payloads (the common case: no copy);
- *   - otherwise allocate exactly one buffer of the packet's size and fill it from the following
- *     chunks, so a large packet arriving in many pieces is copied once, not re-concatenated.
+ *   - otherwise keep the pieces as they arrive (views) and join them once when the packet is
+ *     complete, so a large packet arriving in many pieces is copied once, not re-concatenated,
+ *     and a peer that claims a large size but sends little holds only what it sent.
  * A fixed header split across chunks (up to 5 bytes) is kept in a small side buffer.
  *
  * The decoder never holds more than one packet's bytes (at most maxPacketSize), whatever the
@@ -48,9 +49,14 @@ export class Decoder {
   maxPacketSize: number;
 
   private readonly reader = new Reader();
-  /** The packet being assembled across chunks, allocated at its full size. */
-  private pending: Buffer | null = null;
+  /**
+   * The packet being assembled across chunks: the pieces received so far (views, not copies)
+   * and the packet's total size. Memory held is what the peer actually sent, never the size it
+   * claims; the pieces are joined once, when the last one arrives.
+   */
+  private pending: Buffer[] | null = null;
   private pendingFill = 0;
+  private pendingTotal = 0;
   /** A fixed header split across chunks. */
   private readonly head = Buffer.alloc(MAX_HEADER);
   private headFill = 0;
@@ -74,15 +80,15 @@ export class Decoder {
       if (this.headFill > 0) return; // the header is still incomplete
     }
     if (this.pending !== null) {
-      const pending = this.pending;
-      const take = Math.min(pending.length - this.pendingFill, len - pos);
-      chunk.copy(pending, this.pendingFill, pos, pos + take);
+      const take = Math.min(this.pendingTotal - this.pendingFill, len - pos);
+      this.pending.push(pos === 0 && take === len ? chunk : chunk.subarray(pos, pos + take));
       this.pendingFill += take;
       pos += take;
-      if (this.pendingFill < pending.length) return;
+      if (this.pendingFill < this.pendingTotal) return;
+      const frame = Buffer.concat(this.pending, this.pendingTotal);
       this.pending = null;
       this.pendingFill = 0;
-      this.decodeFrame(pending, 0, pending.length, sink);
+      this.decodeFrame(frame, 0, frame.length, sink);
     }
     while (pos < len) {
       const first = chunk[pos]!;
@@ -110,9 +116,9 @@ export class Decoder {
       const total = i - pos + remaining;
       this.checkFixedHeader(first, total);
       if (pos + total > len) {
-        this.pending = Buffer.allocUnsafe(total);
-        chunk.copy(this.pending, 0, pos, len);
+        this.pending = [chunk.subarray(pos, len)];
         this.pendingFill = len - pos;
+        this.pendingTotal = total;
         return;
       }
       this.decodeFrame(chunk, pos, pos + total, sink);
@@ -144,9 +150,9 @@ export class Decoder {
         const total = headerLength + remaining;
         this.headFill = 0;
         this.checkFixedHeader(this.head[0]!, total);
-        this.pending = Buffer.allocUnsafe(total);
-        this.head.copy(this.pending, 0, 0, headerLength);
+        this.pending = [Buffer.from(this.head.subarray(0, headerLength))];
         this.pendingFill = headerLength;
+        this.pendingTotal = total;
         return pos;
       }
       if (this.headFill >= MAX_HEADER) {

@@ -6,6 +6,9 @@
  * no Buffer.concat.
  */
 
+const MAX_STRING = 65_535;
+const MAX_REMAINING = 268_435_455;
+
 export function varintSize(value: number): number {
   if (value < 128) return 1;
   if (value < 16_384) return 2;
@@ -59,6 +62,8 @@ export class Writer {
 
   /** A length-prefixed UTF-8 string whose byte length `size` the caller already computed. */
   utf8(s: string, size: number): void {
+    if (size > MAX_STRING)
+      throw new RangeError(`a string of ${size} bytes is longer than MQTT allows (65535)`);
     this.u16(size);
     this.raw(s, size);
   }
@@ -71,6 +76,8 @@ export class Writer {
   }
 
   binary(b: Buffer): void {
+    if (b.length > MAX_STRING)
+      throw new RangeError(`binary data of ${b.length} bytes is longer than MQTT allows (65535)`);
     this.u16(b.length);
     this.bytes(b);
   }
@@ -89,6 +96,8 @@ export class Writer {
 
   /** The fixed header: type and flags, then the remaining length. */
   header(first: number, remaining: number): void {
+    if (remaining > MAX_REMAINING)
+      throw new RangeError(`a packet of ${remaining} bytes is larger than MQTT allows`);
     this.u8(first);
     this.varint(remaining);
   }

@@ -27,6 +27,12 @@ const PUB_CODES = new Set<number>([
   R.PayloadFormatInvalid,
 ]);
 const REL_CODES = new Set<number>([R.Success, R.PacketIdentifierNotFound]);
+const REASON_CODE_IDS: Record<AckType, string> = {
+  [PacketType.Puback]: 'MQTT-3.4.2-1',
+  [PacketType.Pubrec]: 'MQTT-3.5.2-1',
+  [PacketType.Pubrel]: 'MQTT-3.6.2-1',
+  [PacketType.Pubcomp]: 'MQTT-3.7.2-1',
+};
 
 export function validAckReasonCode(type: AckType, code: number): boolean {
   return type === PacketType.Puback || type === PacketType.Pubrec ? PUB_CODES.has(code) : REL_CODES.has(code);
@@ -41,7 +47,10 @@ export function decodeAck(r: Reader, type: AckType, version: ProtocolVersion): A
     if (r.remaining > 0) {
       reasonCode = r.u8('reason code');
       if (!validAckReasonCode(type, reasonCode)) {
-        throw malformed(`reason code 0x${reasonCode.toString(16)} is not valid in this acknowledgement`);
+        throw malformed(
+          `reason code 0x${reasonCode.toString(16)} is not valid in this acknowledgement`,
+          REASON_CODE_IDS[type],
+        );
       }
       if (r.remaining > 0) properties = readProperties(r, type);
     }

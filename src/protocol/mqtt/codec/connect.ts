@@ -32,7 +32,7 @@ export function decodeConnect(r: Reader): ConnectPacket {
     throw new ProtocolError(
       ReasonCode.UnsupportedProtocolVersion,
       `unsupported protocol ${JSON.stringify(protocolName)} level ${level}`,
-      'MQTT-3.1.2-2',
+      protocolName === 'MQTT' || protocolName === 'MQIsdp' ? 'MQTT-3.1.2-2' : 'MQTT-3.1.2-1',
     );
   }
   const version = level as ProtocolVersion;
@@ -135,7 +135,7 @@ export function decodeConnack(r: Reader, version: ProtocolVersion): ConnackPacke
   const properties = version === ProtocolVersion.V5 ? readProperties(r, PacketType.Connack) : null;
   if (r.remaining !== 0) throw malformed('CONNACK has bytes after its variable header');
   if (reasonCode !== 0 && (flags & 0x01) !== 0) {
-    throw protocolError('session present is set in a CONNACK that refuses the connection', 'MQTT-3.2.2-4');
+    throw protocolError('session present is set in a CONNACK that refuses the connection', 'MQTT-3.2.2-6');
   }
   return { type: PacketType.Connack, sessionPresent: (flags & 0x01) !== 0, reasonCode, properties };
 }

@@ -62,7 +62,7 @@ export function decodeDisconnect(r: Reader, version: ProtocolVersion): Disconnec
   if (version === ProtocolVersion.V5 && r.remaining > 0) {
     reasonCode = r.u8('reason code');
     if (!DISCONNECT_CODES.has(reasonCode)) {
-      throw malformed(`reason code 0x${reasonCode.toString(16)} is not valid in DISCONNECT`);
+      throw malformed(`reason code 0x${reasonCode.toString(16)} is not valid in DISCONNECT`, 'MQTT-3.14.2-1');
     }
     if (r.remaining > 0) properties = readProperties(r, PacketType.Disconnect);
   }
@@ -76,7 +76,7 @@ export function decodeAuth(r: Reader): AuthPacket {
   if (r.remaining > 0) {
     reasonCode = r.u8('reason code');
     if (!AUTH_CODES.has(reasonCode))
-      throw malformed(`reason code 0x${reasonCode.toString(16)} is not valid in AUTH`);
+      throw malformed(`reason code 0x${reasonCode.toString(16)} is not valid in AUTH`, 'MQTT-3.15.2-1');
     if (r.remaining > 0) properties = readProperties(r, PacketType.Auth);
   }
   if (r.remaining !== 0) throw malformed('AUTH has bytes after its variable header');

@@ -47,7 +47,7 @@ export function decodePublish(r: Reader, flags: number, version: ProtocolVersion
     throw new ProtocolError(
       ReasonCode.ProtocolError,
       'PUBLISH with an empty topic name and no topic alias',
-      'MQTT-3.3.2-1',
+      'MQTT-4.7.3-1',
     );
   }
   return {

@@ -36,12 +36,13 @@ export function decodeSubscribe(r: Reader, version: ProtocolVersion): SubscribeP
     const topicFilter = r.utf8('topic filter');
     const options = r.u8('subscription options');
     const qos = options & 0x03;
-    if (qos === 3) throw malformed('subscription QoS is 3', 'MQTT-3.8.3-4');
     if (v5) {
       if ((options & V5_RESERVED) !== 0)
         throw malformed('reserved subscription option bits are set', 'MQTT-3.8.3-5');
+      // 5.0 names no statement for these two (3.8.3.1): both are protocol errors.
+      if (qos === 3) throw protocolError('subscription QoS is 3');
       const retainHandling = (options >> 4) & 0x03;
-      if (retainHandling === 3) throw protocolError('retain handling is 3', 'MQTT-3.8.3-6');
+      if (retainHandling === 3) throw protocolError('retain handling is 3');
       subscriptions.push({
         topicFilter,
         qos: qos as QoS,
@@ -50,6 +51,7 @@ export function decodeSubscribe(r: Reader, version: ProtocolVersion): SubscribeP
         retainHandling: retainHandling as RetainHandling,
       });
     } else {
+      if (qos === 3) throw malformed('subscription QoS is 3', 'MQTT-3.8.3-4');
       if ((options & V4_RESERVED) !== 0)
         throw malformed('reserved subscription option bits are set', 'MQTT-3.8.3-4');
       subscriptions.push({
@@ -61,7 +63,7 @@ export function decodeSubscribe(r: Reader, version: ProtocolVersion): SubscribeP
       });
     }
   }
-  if (subscriptions.length === 0) throw protocolError('SUBSCRIBE has no topic filter', 'MQTT-3.8.3-3');
+  if (subscriptions.length === 0) throw protocolError('SUBSCRIBE has no topic filter', 'MQTT-3.8.3-2');
   return { type: PacketType.Subscribe, packetId, subscriptions, properties };
 }
 
