@@ -84,7 +84,7 @@ export function createBroker(
     onHookError: (hook, error) => log.error({ hook, err: error }, 'hook callback failed'),
   });
   const sweeper = new KeepaliveSweeper();
-  const expiryTimer: NodeJS.Timeout | null = null;
+  let expiryTimer: NodeJS.Timeout | null = null;
   const listeners: TcpListener[] = [];
   const connections = new Set<MqttConnection>();
 
@@ -131,8 +131,11 @@ export function createBroker(
         listeners.length = 0;
         throw error;
       }
-      for (const a of addresses())
+      expiryTimer = setInterval(() => broker.sweepExpiredSessions(Date.now()), SESSION_SWEEP_MS);
+      expiryTimer.unref();
+      for (const a of addresses()) {
         log.info({ listener: a.id, bind: `${a.host}:${a.port}` }, 'listener started');
+      }
       return addresses();
     },
     addresses,

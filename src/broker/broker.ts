@@ -210,7 +210,7 @@ export class Broker {
       const o = sub.options;
       // No Local: not back to the publishing client [MQTT-3.8.3-3].
       if (o.noLocal && sub.session.clientId === message.from) continue;
-      const qos = (o.qos < message.qos ? o.qos : message.qos) as QoS;
+      const qos = Math.min(o.qos, message.qos) as QoS;
       const retain = o.retainAsPublished ? message.retain : false;
       sub.session.deliver(message, qos, retain, o.subscriptionId === 0 ? null : [o.subscriptionId]);
       routed++;

@@ -187,7 +187,7 @@ export class Channel implements Outlet, LiveChannel {
     for (const { filter, options } of requests) {
       const subIds = options.subscriptionId === 0 ? null : [options.subscriptionId];
       for (const message of this.broker.retainedMatching(filter)) {
-        const qos = (options.qos < message.qos ? options.qos : message.qos) as QoS;
+        const qos = Math.min(options.qos, message.qos) as QoS;
         session.deliver(message, qos, true, subIds);
       }
     }

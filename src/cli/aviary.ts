@@ -26,9 +26,9 @@ async function start(options: { config?: string }): Promise<void> {
   for (const w of loaded.warnings) aviary.log.warn(w);
   aviary.log.info({ sources: loaded.sources, node: loaded.config.node.name }, 'configuration loaded');
   const addresses = await aviary.listen();
-  const summary = addresses.map((a) => `${a.id} on ${a.host}:${a.port}`).join(', ');
-  process.stdout.write(`Aviary ${packageVersion()} started: ${summary}\n`);
 
+  // The handlers are in place before "started" is printed: a supervisor that sends SIGTERM as
+  // soon as it reads that line must get a clean shutdown, not Node's default (killed by signal).
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -44,6 +44,9 @@ async function start(options: { config?: string }): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+
+  const summary = addresses.map((a) => `${a.id} on ${a.host}:${a.port}`).join(', ');
+  process.stdout.write(`Aviary ${packageVersion()} started: ${summary}\n`);
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -147,9 +147,11 @@ export class Session {
   deliver(message: Message, qos: QoS, retain: boolean, subIds: number[] | null): void {
     const outlet = this.outlet;
     if (outlet === null) {
-      const delivery = new Delivery(message.own(), qos, retain, subIds);
-      if (qos === 0 && !this.limits.mqueueStoreQos0) this.onDrop(this, delivery, 'qos0_offline');
-      else this.enqueue(delivery);
+      if (qos === 0 && !this.limits.mqueueStoreQos0) {
+        this.onDrop(this, new Delivery(message, qos, retain, subIds), 'qos0_offline');
+      } else {
+        this.enqueue(new Delivery(message.own(), qos, retain, subIds));
+      }
       return;
     }
     if (qos === 0) {

@@ -88,7 +88,15 @@ export async function handleConnect(ch: Channel, packet: ConnectPacket): Promise
   }
   if (v5 && props?.maximumPacketSize !== undefined) ch.clientMaxPacketSize = props.maximumPacketSize;
   if (v5 && props?.receiveMaximum !== undefined) ch.receiveMaximum = props.receiveMaximum;
-  ch.will = packet.will;
+  const will = packet.will;
+  if (will !== null) {
+    // A will the server could not publish refuses the connection [MQTT-3.2.2-12] [MQTT-3.2.2-13].
+    if (will.qos > settings.maxQosAllowed)
+      return refuse(ch, ReasonCode.QoSNotSupported, 'will_qos_not_supported');
+    if (will.retain && !settings.retainAvailable)
+      return refuse(ch, ReasonCode.RetainNotSupported, 'will_retain_not_supported');
+  }
+  ch.will = will;
 
   const { session, present } = ch.broker.openSession(client, packet.clean, ch);
   ch.session = session;
@@ -105,7 +113,7 @@ export async function handleConnect(ch: Channel, packet: ConnectPacket): Promise
     if (!settings.retainAvailable) connackProps.retainAvailable = 0;
     if (settings.maxQosAllowed < 2) connackProps.maximumQoS = settings.maxQosAllowed as 0 | 1;
     if (!settings.wildcardSubscription) connackProps.wildcardSubscriptionAvailable = 0;
-    // Shared subscriptions arrive with the protocol issue; until then say so [MQTT-3.2.2.3.17].
+    // Shared subscriptions arrive with the protocol issue; until then say so (3.2.2.3.17).
     connackProps.sharedSubscriptionAvailable = 0;
     if (props?.requestResponseInformation === 1 && settings.responseInformation !== '') {
       connackProps.responseInformation = settings.responseInformation;

@@ -57,7 +57,7 @@ export function handleSubscribe(ch: Channel, packet: SubscribePacket): readonly 
       codes.push(v5 ? failure : SubackFailure);
       continue;
     }
-    const qos = (s.qos < settings.maxQosAllowed ? s.qos : settings.maxQosAllowed) as QoS;
+    const qos = Math.min(s.qos, settings.maxQosAllowed) as QoS;
     const options: SubscriptionOptions = {
       qos,
       noLocal: s.noLocal,
