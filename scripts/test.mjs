@@ -3,6 +3,7 @@
 //
 //   1. node scripts/lint.mjs          (tsc, biome, depcruise): stops here if it fails
 //   2. bash scripts/services.sh start  installs/starts the real tools and servers tests need
+//      npm run build                   when test/integration is among the files (the CLI tests run dist/)
 //   3. node's test runner over every test/**/*.test.ts (test/e2e included once it exists), run by
 //        node --enable-source-maps --import tsx --test --test-reporter=spec --test-reporter-destination=stdout
 //             --test-reporter=tap --test-reporter-destination=.ci/out/test.tap
@@ -124,6 +125,16 @@ header('services: bash scripts/services.sh start');
 const services = spawnSync('bash', [join('scripts', 'services.sh'), 'start'], { stdio: 'inherit' });
 if (services.error) fail(`could not run bash scripts/services.sh: ${services.error.message}`);
 if (services.status !== 0) fail('bash scripts/services.sh failed (see above): tests were not run');
+
+// ---------------------------------------------------------------------------------------------
+// 2b. build: the CLI tests (test/integration/05-cli) run bin/aviary.js, which runs dist/.
+
+if (files.some((f) => f.startsWith('test/integration/'))) {
+  header('build: npm run build');
+  const build = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });
+  if (build.error) fail(`could not run npm run build: ${build.error.message}`);
+  if (build.status !== 0) fail('npm run build failed (see above): tests were not run');
+}
 
 // ---------------------------------------------------------------------------------------------
 // 3. tests
