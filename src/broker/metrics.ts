@@ -13,6 +13,7 @@ export class Metrics {
   messagesDropped = 0;
   messagesDroppedNoSubscribers = 0;
   messagesDroppedTooLarge = 0;
+  messagesDroppedExpired = 0;
   messagesRetained = 0;
   messagesDelivered = 0;
   messagesAcked = 0;
@@ -34,6 +35,7 @@ export class Metrics {
       'messages.dropped': this.messagesDropped,
       'messages.dropped.no_subscribers': this.messagesDroppedNoSubscribers,
       'messages.dropped.too_large': this.messagesDroppedTooLarge,
+      'messages.dropped.expired': this.messagesDroppedExpired,
       'messages.retained': this.messagesRetained,
       'messages.delivered': this.messagesDelivered,
       'messages.acked': this.messagesAcked,

@@ -20,7 +20,16 @@ function packageVersion(): string {
   return pkg.version;
 }
 
+/**
+ * Node's Buffer pool (default 8 KiB) serves small allocations; at 8 KiB only seven 1 KiB
+ * frames fit before the next pool is allocated. A 64 KiB pool halves the cost of encoding
+ * frames of that size (bench/micro/codec.bench.ts, docs/benchmarks.md). Set by the command,
+ * not the library, because it is process-wide.
+ */
+const BUFFER_POOL_SIZE = 64 * 1024;
+
 async function start(options: { config?: string }): Promise<void> {
+  Buffer.poolSize = BUFFER_POOL_SIZE;
   const loaded = loadConfig(options.config === undefined ? {} : { file: options.config });
   const aviary = createBroker(loaded.config);
   for (const w of loaded.warnings) aviary.log.warn(w);

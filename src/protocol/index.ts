@@ -4,7 +4,12 @@
  */
 
 export { validAckReasonCode } from './mqtt/codec/ack.js';
-export { encodePublishFields, publishPacketIdOffset, withPacketId } from './mqtt/codec/publish.js';
+export {
+  encodePublishFields,
+  encodePublishHeader,
+  publishPacketIdOffset,
+  withPacketId,
+} from './mqtt/codec/publish.js';
 export * from './mqtt/constants.js';
 export { Decoder, type DecoderOptions, type PacketSink } from './mqtt/decoder.js';
 export { encode } from './mqtt/encoder.js';

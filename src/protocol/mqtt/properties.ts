@@ -132,6 +132,14 @@ const DEFS: PropertyDef[] = [
 const BY_ID: Array<PropertyDef | undefined> = [];
 for (const d of DEFS) BY_ID[d.id] = d;
 
+/**
+ * The definitions each packet type (index; 0 for will properties) may carry, in identifier
+ * order: encoding walks these few instead of all 27 (PUBLISH has 8).
+ */
+const BY_TYPE: PropertyDef[][] = Array.from({ length: 16 }, (_, type) =>
+  DEFS.filter((d) => (d.allowed & (1 << type)) !== 0),
+);
+
 /** The property definitions in identifier order, for tests and generators. */
 export const PROPERTY_DEFS: readonly Readonly<PropertyDef>[] = DEFS;
 
@@ -243,10 +251,11 @@ function readValue(r: Reader, d: PropertyDef, props: Properties, type: number): 
 export function propertiesSize(props: Properties | null, type: number): number {
   if (props === null) return 0;
   let size = 0;
-  for (const d of DEFS) {
+  const defs = BY_TYPE[type]!;
+  for (let i = 0; i < defs.length; i++) {
+    const d = defs[i]!;
     const v = props[d.key];
-    if (v === undefined || (d.allowed & (1 << type)) === 0) continue;
-    size += valueSize(d, v);
+    if (v !== undefined) size += valueSize(d, v);
   }
   return size;
 }
@@ -280,9 +289,11 @@ function valueSize(d: PropertyDef, v: NonNullable<Properties[keyof Properties]>)
 export function writeProperties(w: Writer, props: Properties | null, type: number, size: number): void {
   w.varint(size);
   if (props === null || size === 0) return;
-  for (const d of DEFS) {
+  const defs = BY_TYPE[type]!;
+  for (let i = 0; i < defs.length; i++) {
+    const d = defs[i]!;
     const v = props[d.key];
-    if (v === undefined || (d.allowed & (1 << type)) === 0) continue;
+    if (v === undefined) continue;
     switch (d.kind) {
       case 'byte':
         w.u8(d.id);

@@ -7,6 +7,7 @@
  */
 
 const MAX_STRING = 65_535;
+const SHORT_ASCII = 16;
 const MAX_REMAINING = 268_435_455;
 
 export function varintSize(value: number): number {
@@ -70,8 +71,18 @@ export class Writer {
 
   /** String bytes without a length prefix. */
   raw(s: string, size: number): void {
-    if (size === s.length) this.buf.latin1Write(s, this.pos, size);
-    else this.buf.utf8Write(s, this.pos, size);
+    if (size === s.length) {
+      if (size <= SHORT_ASCII) {
+        // A JS loop beats the native call for short ASCII strings (property names, ids).
+        const buf = this.buf;
+        let p = this.pos;
+        for (let i = 0; i < size; i++) buf[p++] = s.charCodeAt(i);
+      } else {
+        this.buf.latin1Write(s, this.pos, size);
+      }
+    } else {
+      this.buf.utf8Write(s, this.pos, size);
+    }
     this.pos += size;
   }
 

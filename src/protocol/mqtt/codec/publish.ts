@@ -90,12 +90,49 @@ export function encodePublishFields(
   properties: Properties | null,
   v5: boolean,
 ): Buffer {
+  const w = writeHeader(topic, payload.length, qos, retain, dup, packetId, properties, v5, true);
+  w.bytes(payload);
+  return w.buf;
+}
+
+/**
+ * Everything of a PUBLISH frame but its payload: fixed header (with the remaining length that
+ * counts the payload), topic, packet id and properties. Writing this header and then the
+ * payload Buffer itself to a corked socket sends the same bytes as encodePublishFields without
+ * copying the payload, so a large payload fanned out to many subscribers is never copied.
+ * withPacketId works on headers as on whole frames.
+ */
+export function encodePublishHeader(
+  topic: string,
+  payloadLength: number,
+  qos: QoS,
+  retain: boolean,
+  dup: boolean,
+  packetId: number,
+  properties: Properties | null,
+  v5: boolean,
+): Buffer {
+  return writeHeader(topic, payloadLength, qos, retain, dup, packetId, properties, v5, false).buf;
+}
+
+function writeHeader(
+  topic: string,
+  payloadLength: number,
+  qos: QoS,
+  retain: boolean,
+  dup: boolean,
+  packetId: number,
+  properties: Properties | null,
+  v5: boolean,
+  withPayload: boolean,
+): Writer {
   const topicSize = utf8Size(topic);
   const propsSize = v5 ? propertiesSize(properties, PacketType.Publish) : 0;
-  let size = 2 + topicSize + payload.length;
+  let size = 2 + topicSize + payloadLength;
   if (qos > 0) size += 2;
   if (v5) size += varintSize(propsSize) + propsSize;
-  const w = new Writer(1 + varintSize(size) + size);
+  const total = 1 + varintSize(size) + size;
+  const w = new Writer(withPayload ? total : total - payloadLength);
   let first = (PacketType.Publish << 4) | (qos << 1);
   if (dup) first |= FLAG_DUP;
   if (retain) first |= FLAG_RETAIN;
@@ -103,8 +140,7 @@ export function encodePublishFields(
   w.utf8(topic, topicSize);
   if (qos > 0) w.u16(packetId);
   if (v5) writeProperties(w, properties, PacketType.Publish, propsSize);
-  w.bytes(payload);
-  return w.buf;
+  return w;
 }
 
 /** Offset of the packet identifier in an encoded QoS 1/2 PUBLISH frame. */
