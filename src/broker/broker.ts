@@ -22,6 +22,9 @@ import { Message } from './message.js';
 import { Metrics } from './metrics.js';
 import type { ClientInfo, SubscriptionOptions } from './types.js';
 
+/** Broker.publish's answer when a message.publish hook took the message (returned null). */
+export const CONSUMED = -1;
+
 /** Session Expiry Interval meaning "never" [MQTT-3.1.2-23 (5.0: 3.1.2.11.2)]. */
 const NEVER_EXPIRES = 0xffff_ffff;
 
@@ -181,19 +184,17 @@ export class Broker {
   }
 
   /**
-   * Publishes a message: the message.publish hook may rewrite or drop it; a retained message
+   * Publishes a message: the message.publish hook may rewrite or take it; a retained message
    * updates the retained store; then every matching subscription gets it. Returns the number
-   * of subscriptions it was routed to.
+   * of subscriptions it was routed to, or CONSUMED when a hook took the message.
    */
   publish(message: Message, from: ClientInfo | null): number {
     const metrics = this.metrics;
     metrics.messagesReceived++;
     if (this.hooks.has('message.publish')) {
       const rewritten = this.hooks.fold('message.publish', message, from);
-      if (rewritten === null) {
-        metrics.messagesDropped++;
-        return 0;
-      }
+      // A hook that takes a message (delayed publish) or drops it counts it itself.
+      if (rewritten === null) return CONSUMED;
       message = rewritten;
     }
     if (message.retain && this.options.retainAvailable) this.retain(message);

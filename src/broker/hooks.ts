@@ -36,6 +36,22 @@ export interface AuthResult {
 
 export type AuthzAction = 'publish' | 'subscribe';
 
+export interface EnhancedAuthStep {
+  method: string;
+  /** Authentication Data from the client's CONNECT or AUTH packet. */
+  data: Buffer | null;
+  /** 'connect' for the CONNECT, 'continue' for AUTH 0x18, 'reauth' for AUTH 0x19. */
+  phase: 'connect' | 'continue' | 'reauth';
+}
+
+export interface EnhancedAuthResult {
+  /** 'ignore': no callback knows the method (CONNACK 0x8C bad authentication method). */
+  result: 'ignore' | 'continue' | 'success' | 'failure';
+  /** Authentication Data for the AUTH (continue) or CONNACK (success) packet. */
+  data?: Buffer;
+  isSuperuser?: boolean;
+}
+
 export interface AuthzRequest {
   action: AuthzAction;
   topic: string;
@@ -71,6 +87,16 @@ export interface Hookpoints {
   'message.delivered': { fold: false; args: [client: ClientInfo, message: Message] };
   'message.acked': { fold: false; args: [client: ClientInfo, message: Message] };
   'message.dropped': { fold: false; args: [message: Message, reason: string] };
+  /**
+   * MQTT 5.0 enhanced authentication (CONNECT with an Authentication Method, then AUTH
+   * packets): each step gets the method and the client's data and answers with the server's
+   * data to send back and whether to continue, succeed or fail (section 4.12).
+   */
+  'client.enhanced_auth': {
+    fold: true;
+    args: [client: ClientInfo, step: EnhancedAuthStep];
+    acc: EnhancedAuthResult;
+  };
 }
 
 export type HookName = keyof Hookpoints;
@@ -160,14 +186,37 @@ export class Hooks {
 
   /** Folds, awaiting only the callbacks that return a Promise. */
   async foldAsync<N extends FoldHookName>(name: N, acc: Acc<N>, ...args: Spec<N>['args']): Promise<Acc<N>> {
+    return this.foldMaybeAsync(name, acc, ...args);
+  }
+
+  /**
+   * Folds synchronously as long as every callback answers synchronously, and returns a Promise
+   * only from the first callback that returns one. Hot-path callers (authorization of a
+   * publish, answered from a cache) thus stay synchronous: check `instanceof Promise`.
+   */
+  foldMaybeAsync<N extends FoldHookName>(
+    name: N,
+    acc: Acc<N>,
+    ...args: Spec<N>['args']
+  ): Acc<N> | Promise<Acc<N>> {
     const list = this.table.get(name);
     if (list === undefined) return acc;
-    for (const e of list) {
-      let r = (e.callback as (...a: unknown[]) => FoldResult<Acc<N>> | Promise<FoldResult<Acc<N>>>)(
+    return this.foldFrom(list, 0, acc, args);
+  }
+
+  private foldFrom<A>(list: Entry[], start: number, acc: A, args: unknown[]): A | Promise<A> {
+    for (let i = start; i < list.length; i++) {
+      const r = (list[i]!.callback as (...a: unknown[]) => FoldResult<A> | Promise<FoldResult<A>>)(
         acc,
         ...args,
       );
-      if (r instanceof Promise) r = await r;
+      if (r instanceof Promise) {
+        return r.then((settled) => {
+          if (settled === undefined) return this.foldFrom(list, i + 1, acc, args);
+          if ('stop' in settled) return settled.stop;
+          return this.foldFrom(list, i + 1, settled.ok, args);
+        });
+      }
       if (r === undefined) continue;
       if ('stop' in r) return r.stop;
       acc = r.ok;

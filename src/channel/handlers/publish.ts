@@ -69,6 +69,7 @@ export function handlePublish(ch: Channel, packet: PublishPacket): readonly Acti
     client.clientId,
   );
   const routed = ch.broker.publish(message, client);
+  // 0x10 only when nothing matched; a message a hook took (CONSUMED, -1) is a success.
   const code = v5 && routed === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
   switch (packet.qos) {
     case 0:

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Broker, type BrokerOptions, type LiveChannel } from '../../../src/broker/broker.js';
+import { Broker, type BrokerOptions, type LiveChannel, CONSUMED } from '../../../src/broker/broker.js';
 import { Message } from '../../../src/broker/message.js';
 import { MemoryRetainedStore } from '../../../src/persistence/memory/retained.js';
 import type { ClientInfo, SubscriptionOptions } from '../../../src/broker/types.js';
@@ -283,17 +283,17 @@ describe('broker: retained messages', () => {
 });
 
 describe('broker: the message.publish hook', () => {
-  test('{ stop: null } drops the message: not routed, not retained, counted as dropped', () => {
+  test('{ stop: null } takes the message: not routed, not retained, CONSUMED; the hook counts it', () => {
     const broker = makeBroker();
     const a = connect(broker, 'a');
     broker.subscribe(a.session, '#', subOptions(0));
     broker.hooks.add('message.publish', (m) => (m?.topic.startsWith('secret/') ? { stop: null } : undefined));
-    assert.equal(broker.publish(message('secret/x', 'v', 0, true), null), 0);
+    assert.equal(broker.publish(message('secret/x', 'v', 0, true), null), CONSUMED);
     assert.equal(broker.publish(message('public/x'), null), 1);
     assert.deepEqual(topics(a), ['public/x']);
     assert.equal(broker.retainedCount, 0);
     assert.equal(broker.metrics.messagesReceived, 2);
-    assert.equal(broker.metrics.messagesDropped, 1);
+    assert.equal(broker.metrics.messagesDropped, 0);
     assert.equal(broker.metrics.messagesDroppedNoSubscribers, 0);
   });
 
