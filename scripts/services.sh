@@ -15,6 +15,7 @@
 #
 # Services:
 #   mosquitto-clients  mosquitto_pub / mosquitto_sub (package mosquitto-clients); no daemon
+#   paho               Python's paho-mqtt for Debian's /usr/bin/python3 (package python3-paho-mqtt); no daemon
 #   mosquitto          the mosquitto binary (package mosquitto), installed only: no daemon
 #   mosquitto-broker   a mosquitto daemon on 127.0.0.1:11883 (bridge peer, benchmarks)
 #   redis              redis-server on 127.0.0.1:6379
@@ -29,11 +30,12 @@
 # never a reason for tests to skip.
 set -euo pipefail
 
-DEFAULT_SERVICES=(mosquitto-clients mosquitto)
+DEFAULT_SERVICES=(mosquitto-clients mosquitto paho)
 
 # The Debian packages each service needs; `start` installs the missing ones in one apt-get call.
 declare -A PACKAGES=(
   [mosquitto-clients]="mosquitto-clients"
+  [paho]="python3-paho-mqtt"
   [mosquitto]="mosquitto"
   [mosquitto-broker]="mosquitto"
   [redis]="redis-server"
@@ -191,6 +193,19 @@ start_mosquitto_clients() {
 }
 stop_mosquitto_clients() { :; }
 status_mosquitto_clients() { status_pkgs mosquitto-clients mosquitto-clients; }
+
+# paho: the Eclipse Paho MQTT client for Python (3.1.1 and 5.0), used by test/interop through
+# test/interop/paho/client.py. Debian's package installs it for Debian's /usr/bin/python3 only (a
+# pyenv or venv python3 earlier in PATH does not see it), so that is the interpreter checked here
+# and the one the tests run. No daemon.
+start_paho() {
+  ensure_packages python3-paho-mqtt
+  /usr/bin/python3 -c 'import paho.mqtt.client' 2>/dev/null ||
+    die "paho: /usr/bin/python3 cannot import paho.mqtt.client after installing python3-paho-mqtt"
+  log "paho: /usr/bin/python3 imports paho.mqtt.client"
+}
+stop_paho() { :; }
+status_paho() { status_pkgs paho python3-paho-mqtt; }
 
 # mosquitto: the broker binary, installed only (tests and benchmarks start their own instances).
 # Debian's package enables a systemd unit; in containers there is no systemd, so nothing starts.
@@ -420,7 +435,7 @@ main() {
   case $action in
   start | stop | status) ;;
   -h | --help | help)
-    sed -n '2,30p' "$0"
+    sed -n '2,/^set -euo pipefail$/p' "$0" | grep '^#'
     return 0
     ;;
   *) die "unknown action '$action' (use start, stop or status)" ;;

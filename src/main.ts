@@ -5,9 +5,13 @@
  * embedding Aviary gets exactly what `aviary start` runs.
  */
 
+import { readFileSync } from 'node:fs';
 import { Broker } from './broker/broker.js';
+import { DelayedPublish } from './broker/delayed.js';
 import type { Message } from './broker/message.js';
 import type { Hooks } from './broker/hooks.js';
+import { Stats } from './broker/stats.js';
+import { SysTopics } from './broker/sys.js';
 import { KeepaliveSweeper, MqttConnection } from './channel/connection.js';
 import type { ChannelSettings } from './channel/settings.js';
 import {
@@ -21,6 +25,7 @@ import {
 } from './config/index.js';
 import { NotImplementedError } from './errors.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { MemoryDelayedStore } from './persistence/memory/delayed.js';
 import { MemoryRetainedStore } from './persistence/memory/retained.js';
 import { ReasonCode, type QoS } from './protocol/index.js';
 import { TcpListener } from './transport/tcp.js';
@@ -42,6 +47,10 @@ export interface AviaryBroker {
   readonly broker: Broker;
   readonly hooks: Hooks;
   readonly log: Logger;
+  /** Delayed publish: `count`, `max` and `stats()` give `delayed.count` / `delayed.max`. */
+  readonly delayed: DelayedPublish;
+  /** Gauges with high-water marks (`connections.count`, ...); counters are `broker.metrics`. */
+  readonly stats: Stats;
   /** Starts every enabled listener. Rejects (and starts none) if one cannot listen. */
   listen(): Promise<ListenerAddress[]>;
   /** Bound addresses of the running listeners (ports resolved when configured as 0). */
@@ -58,6 +67,17 @@ const SESSION_SWEEP_MS = 5000;
 
 /** Grace period for clients to read their DISCONNECT before their sockets are destroyed. */
 const SHUTDOWN_GRACE_MS = 2000;
+
+/** What `$SYS/brokers/<node>/sysdescr` says (EMQX's says "EMQX"). */
+const SYSDESCR = 'Aviary';
+
+/** The release, for `$SYS/brokers/<node>/version` (package.json is one level above src/ and dist/). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
 
 export function createBroker(
   config: AviaryConfigInput | AviaryConfig = {},
@@ -82,6 +102,32 @@ export function createBroker(
     retainAvailable: mqtt.retain_available && cfg.retainer.enable,
     retained: new MemoryRetainedStore<Message>(),
     onHookError: (hook, error) => log.error({ hook, err: error }, 'hook callback failed'),
+    sharedSubscriptionStrategy: mqtt.shared_subscription_strategy,
+  });
+  const delayed = new DelayedPublish(broker, {
+    store: new MemoryDelayedStore<Message>(),
+    maxDelayedMessages: cfg.delayed.max_delayed_messages,
+    log,
+  });
+  if (cfg.delayed.enable) delayed.start();
+  const stats = new Stats(broker);
+  stats.addSource(() => ({ ...delayed.stats() }));
+  const st = cfg.sys_topics;
+  const sys = new SysTopics(broker, stats, {
+    nodeName: cfg.node.name,
+    version: packageVersion(),
+    sysdescr: SYSDESCR,
+    msgInterval: st.sys_msg_interval,
+    heartbeatInterval: st.sys_heartbeat_interval,
+    events: {
+      clientConnected: st.sys_event_messages.client_connected,
+      clientDisconnected: st.sys_event_messages.client_disconnected,
+      clientSubscribed: st.sys_event_messages.client_subscribed,
+      clientUnsubscribed: st.sys_event_messages.client_unsubscribed,
+    },
+    subscribeAllowHosts: st.subscribe_allow_hosts,
+    listenerPort: (id) => listeners.find((l) => l.id === id)?.address.port ?? 0,
+    onError: (error) => log.error({ err: error }, '$SYS publish failed'),
   });
   const sweeper = new KeepaliveSweeper();
   let expiryTimer: NodeJS.Timeout | null = null;
@@ -122,6 +168,8 @@ export function createBroker(
     broker,
     hooks: broker.hooks,
     log,
+    delayed,
+    stats,
     async listen() {
       const enabled = listenersOf(cfg).filter((e) => e.config.enable);
       try {
@@ -133,6 +181,8 @@ export function createBroker(
       }
       expiryTimer = setInterval(() => broker.sweepExpiredSessions(Date.now()), SESSION_SWEEP_MS);
       expiryTimer.unref();
+      stats.start();
+      sys.start();
       for (const a of addresses()) {
         log.info({ listener: a.id, bind: `${a.host}:${a.port}` }, 'listener started');
       }
@@ -140,6 +190,9 @@ export function createBroker(
     },
     addresses,
     async close() {
+      delayed.close(); // pending delayed messages stay in the store
+      sys.stop();
+      stats.stop();
       await Promise.all(listeners.map((l) => l.stopAccepting()));
       for (const c of [...connections]) c.shutdown(ReasonCode.ServerShuttingDown);
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
@@ -149,6 +202,7 @@ export function createBroker(
       for (const l of listeners) l.destroyAll();
       listeners.length = 0;
       sweeper.stop();
+      broker.wills.clear(); // wills are not published on shutdown (see MqttConnection.onClose)
       if (expiryTimer !== null) clearInterval(expiryTimer);
       log.info('broker stopped');
     },
@@ -174,5 +228,11 @@ export function channelSettings(m: MqttConfig): ChannelSettings {
     maxAwaitingRel: m.max_awaiting_rel,
     maxSubscriptions: m.max_subscriptions,
     responseInformation: m.response_information,
+    maxTopicAlias: m.max_topic_alias,
+    receiveMaximum: m.receive_maximum,
+    retryInterval: m.retry_interval,
+    awaitRelTimeout: m.await_rel_timeout,
+    upgradeQos: m.upgrade_qos,
+    ignoreLoopDeliver: m.ignore_loop_deliver,
   };
 }

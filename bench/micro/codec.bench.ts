@@ -2,15 +2,18 @@
  * Codec micro-benchmark: Aviary's MQTT codec (src/protocol) against mqtt-packet, the codec of
  * MQTT.js and Aedes, on the same bytes and the same logical packets.
  *
- *   npm run bench:codec                        # everything, about a minute and a half
+ *   npm run bench:codec                        # everything, a minute to a minute and a half
  *   npm run bench:codec -- --filter publish    # cases whose name contains "publish"
  *   npm run bench:codec -- --quick             # fewer, shorter rounds (a smoke run)
  *   npm run bench:codec -- --json out.json     # also write the raw per-round numbers
  *   npm run bench:codec -- --merge a.json b.json c.json
  *                                              # one table from several runs: the median of
  *                                              # each task's per-run medians
- *   npm run bench:codec -- --pool-size 65536   # run with another Buffer.poolSize (both codecs
- *                                              # allocate their frames with Buffer.allocUnsafe)
+ *   npm run bench:codec -- --pool-size 8192    # run with another Buffer.poolSize: 8192 is Node's
+ *                                              # default; the default here is 65536, what
+ *                                              # `aviary start` sets (src/cli/aviary.ts). Both
+ *                                              # codecs allocate with Buffer.allocUnsafe, so the
+ *                                              # pool is the same for both.
  *
  * What is compared
  *   decode  `new Decoder({ version }).feed(frame, sink)` vs mqtt-packet's
@@ -20,6 +23,16 @@
  *           counts packets, not calls.
  *   encode  `encode(packet, version)` (and, for PUBLISH, the broker's hot path
  *           `encodePublishFields`) vs mqtt-packet's `generate(packet, { protocolVersion })`.
+ *           All three return one contiguous Buffer holding the whole frame.
+ *   header  ("no-copy encode", PUBLISH only) `encodePublishHeader(...)`, which encodes
+ *           everything but the payload, then `sink.write(header); sink.write(payload)`, as the
+ *           broker does for large payloads, vs mqtt-packet's no-copy
+ *           `writeToStream(packet, sink, { protocolVersion })`, which makes several
+ *           sink.write calls per packet (fixed header byte, remaining length, topic length,
+ *           topic, packet id, each property piece, payload). Both write to the same kind of
+ *           sink (ChunkSink), whose write does the same trivial work per chunk. Checked below:
+ *           each side's chunks, concatenated, are the bytes of its own contiguous encoder, and
+ *           the payload chunk is the payload Buffer itself.
  *
  * How it is measured
  *   Each task runs its own loop of n operations, n calibrated so that a round takes about
@@ -37,6 +50,12 @@
  *   time. Every result is folded into a checksum that is printed, so no work can be
  *   eliminated. Garbage collection is part of the cost: both codecs allocate a packet object
  *   (decode) or a buffer (encode) per operation.
+ *
+ * Buffer pool
+ *   Buffer.poolSize is 65536 unless --pool-size says otherwise, because the broker command
+ *   sets that (the library does not: an application embedding Aviary gets Node's 8192). The
+ *   pool size is printed with the results and kept in the --json file; --merge refuses runs
+ *   with different pool sizes.
  */
 
 import { execFileSync } from 'node:child_process';
@@ -50,6 +69,7 @@ import {
   Decoder,
   encode,
   encodePublishFields,
+  encodePublishHeader,
   type Packet,
   type PacketSink,
   PacketType,
@@ -80,7 +100,13 @@ const ROUNDS = Number(args.rounds ?? (args.quick ? 3 : 9));
 const ROUND_MS = Number(args['round-ms'] ?? (args.quick ? 15 : 40));
 const WARMUP_MS = Number(args['warmup-ms'] ?? (args.quick ? 30 : 150));
 const FILTER = args.filter?.toLowerCase();
-if (args['pool-size'] !== undefined) Buffer.poolSize = Number(args['pool-size']);
+/** What `aviary start` sets (src/cli/aviary.ts); Node's default is 8192. */
+const BROKER_POOL_SIZE = 64 * 1024;
+const POOL_SIZE = Number(args['pool-size'] ?? BROKER_POOL_SIZE);
+if (!Number.isInteger(POOL_SIZE) || POOL_SIZE < 8) throw new Error(`bad --pool-size ${args['pool-size']}`);
+// Takes effect from the next pool Node creates; the first one (8 KiB, made at start-up) is used
+// up long before anything is timed.
+Buffer.poolSize = POOL_SIZE;
 
 // ---------------------------------------------------------------------------------------------
 // The packets
@@ -327,6 +353,78 @@ function decodeTheirs(bytes: Buffer, version: Version): Array<Record<string, unk
   return out;
 }
 
+/**
+ * The stream both no-copy encoders write to: a minimal Writable-like sink. Its write does the
+ * same trivial work for every chunk, whoever writes it: count it, add its length, keep it.
+ * mqtt-packet passes the topic and property strings as strings (their conversion to bytes is
+ * left to the stream: for a net.Socket, in its writev); `length` is their byte length here
+ * because all strings in these cases are ASCII. The sink has no cork(): writeToStream corks
+ * a stream that has one and schedules its uncork with process.nextTick, per packet; the broker
+ * corks its sockets too, and neither is encoding work.
+ */
+class ChunkSink {
+  chunks = 0;
+  length = 0;
+  last: Buffer | string | null = null;
+  write(chunk: Buffer | string, _encoding?: string): boolean {
+    this.chunks++;
+    this.length += chunk.length;
+    this.last = chunk;
+    return true;
+  }
+  /** writeToStream reports invalid packets by destroying the stream. */
+  destroy(err?: Error): void {
+    throw err ?? new Error('the stream was destroyed');
+  }
+}
+
+/** A sink for the checks: keeps every chunk. */
+class CollectingSink extends ChunkSink {
+  all: Array<Buffer | string> = [];
+  override write(chunk: Buffer | string): boolean {
+    this.all.push(chunk);
+    return super.write(chunk);
+  }
+  frame(): Buffer {
+    return Buffer.concat(this.all.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
+  }
+}
+
+function asStream(sink: ChunkSink): NodeJS.WritableStream {
+  return sink as unknown as NodeJS.WritableStream;
+}
+
+/** The no-copy encoders, once each into a CollectingSink. */
+function noCopyFrames(p: PublishPacket, theirs: TheirPacket, version: Version) {
+  const ours = new CollectingSink();
+  const v5 = version === V5;
+  const properties = v5 ? p.properties : null;
+  ours.write(
+    encodePublishHeader(p.topic, p.payload.length, p.qos, p.retain, p.dup, p.packetId, properties, v5),
+  );
+  ours.write(p.payload);
+  const their = new CollectingSink();
+  mqttPacket.writeToStream(theirs, asStream(their), { protocolVersion: version });
+  return { ours, theirs: their };
+}
+
+/**
+ * The no-copy encoders must write the frames the contiguous encoders build: ours the very bytes
+ * of encodePublishFields, mqtt-packet's the bytes of its generate (which is writeToStream into an
+ * accumulating stream, then a concat). `contiguous` is our frame, already checked against
+ * generate's; the decoders' agreement on it is checked in checkedFrame.
+ */
+function checkNoCopy(c: Case, contiguous: Buffer): void {
+  if (c.ours.type !== PacketType.Publish) return;
+  const { ours, theirs } = noCopyFrames(c.ours, c.theirs, c.version);
+  if (ours.chunks !== 2 || ours.last !== c.ours.payload) fail(c, 'we do not write header, then payload');
+  if (!ours.frame().equals(contiguous)) fail(c, 'encodePublishHeader + payload differs from encode');
+  if (theirs.last !== c.ours.payload) fail(c, 'writeToStream copied the payload');
+  const generated = mqttPacket.generate(c.theirs, { protocolVersion: c.version });
+  if (!theirs.frame().equals(generated)) fail(c, 'writeToStream differs from generate');
+  if (theirs.length !== contiguous.length) fail(c, 'writeToStream wrote the wrong number of bytes');
+}
+
 /** The frame both decoders are timed on; checks it against mqtt-packet's own encoding. */
 function checkedFrame(c: Case): Buffer {
   const ours = encode(c.ours, c.version);
@@ -364,6 +462,7 @@ function checkedFrame(c: Case): Buffer {
       if (a.subscriptions.length !== (b.subscriptions as unknown[]).length) fail(c, 'filters differ');
     }
   }
+  checkNoCopy(c, ours);
   if (c.frames === 1) return ours;
   const stream = Buffer.concat(Array.from({ length: c.frames }, () => ours));
   if (decodeOurs(stream, c.version).length !== c.frames) fail(c, 'we decode the wrong number of frames');
@@ -381,7 +480,8 @@ interface Task {
   row: string;
   /** 'ours' | 'fields' | 'theirs' */
   who: Who;
-  kind: 'decode' | 'encode';
+  /** 'header' is the no-copy encode of PUBLISH (see the top of the file). */
+  kind: 'decode' | 'encode' | 'header';
   /** Operations per call of run(1): packets per decode call for streams. */
   opsPerIteration: number;
   run: (n: number) => void;
@@ -459,6 +559,35 @@ function encodeTheirsTask(packet: TheirPacket, version: Version): (n: number) =>
   };
 }
 
+function headerOursTask(p: PublishPacket, version: Version): (n: number) => void {
+  const { topic, payload, qos, retain, dup, packetId } = p;
+  const properties = version === V5 ? p.properties : null;
+  const v5 = version === V5;
+  const length = payload.length;
+  const sink = new ChunkSink();
+  return (n) => {
+    for (let i = 0; i < n; i++) {
+      sink.write(encodePublishHeader(topic, length, qos, retain, dup, packetId, properties, v5));
+      sink.write(payload);
+    }
+    checksum = (checksum + sink.chunks + sink.length) | 0;
+    sink.chunks = 0;
+    sink.length = 0;
+  };
+}
+
+function headerTheirsTask(packet: TheirPacket, version: Version): (n: number) => void {
+  const opts = { protocolVersion: version };
+  const sink = new ChunkSink();
+  const stream = asStream(sink);
+  return (n) => {
+    for (let i = 0; i < n; i++) mqttPacket.writeToStream(packet, stream, opts);
+    checksum = (checksum + sink.chunks + sink.length) | 0;
+    sink.chunks = 0;
+    sink.length = 0;
+  };
+}
+
 function buildTasks(cases: Case[]): Task[] {
   const tasks: Task[] = [];
   const add = (row: string, who: Who, kind: Task['kind'], opsPerIteration: number, run: Task['run']) =>
@@ -472,6 +601,10 @@ function buildTasks(cases: Case[]): Task[] {
     if (c.ours.type === PacketType.Publish)
       add(c.name, 'fields', 'encode', 1, encodeFieldsTask(c.ours, c.version));
     add(c.name, 'theirs', 'encode', 1, encodeTheirsTask(c.theirs, c.version));
+    if (c.ours.type === PacketType.Publish) {
+      add(c.name, 'ours', 'header', 1, headerOursTask(c.ours, c.version));
+      add(c.name, 'theirs', 'header', 1, headerTheirsTask(c.theirs, c.version));
+    }
   }
   return tasks;
 }
@@ -632,20 +765,42 @@ function rows(list: Measured[], kind: Task['kind']): Row[] {
 const med = (m: Measured | undefined): number => (m === undefined ? Number.NaN : median(m.samples));
 const cpuMed = (m: Measured | undefined): number => (m === undefined ? Number.NaN : median(m.cpuSamples));
 
-function goal(name: string, ratio: number): string {
+/**
+ * The ≥2x verdict of a PUBLISH row, from the table's ratio. For merged runs it also says in how
+ * many of the runs, taken one by one, the ratio was 2x or more: "yes (2/3)". The table's ratio
+ * is a ratio of medians taken over runs separately for each side, so a run that was slow
+ * throughout (the machine, not the codec) can tip it; the per-run count shows when that happens.
+ */
+function goal(name: string, ratio: number, perRun: number[] | null): string {
   if (!name.includes('PUBLISH')) return '';
-  return ratio >= 2 ? 'yes' : 'no';
+  const verdict = ratio >= 2 ? 'yes' : 'no';
+  if (perRun === null) return verdict;
+  return `${verdict} (${perRun.filter((x) => x >= 2).length}/${perRun.length})`;
 }
 
-function printTable(title: string, list: Row[], withFields: boolean): void {
+/** Per-run ratios of a row of merged runs (samples are then the per-run medians, in run order). */
+function perRunRatios(ours: Measured | undefined, theirs: Measured | undefined, fields?: Measured): number[] {
+  if (ours === undefined || theirs === undefined) return [];
+  return theirs.samples.map((t, i) => Math.max(ours.samples[i]!, fields?.samples[i] ?? 0) / t);
+}
+
+/** Column headings of the two-codec tables: decode, and the no-copy encode. */
+const HEADINGS: Record<'decode' | 'header', [string, string]> = {
+  decode: ['ours ops/s', 'mqtt-packet ops/s'],
+  header: ['ours `encodePublishHeader` + write ops/s', 'mqtt-packet `writeToStream` ops/s'],
+};
+
+function printTable(title: string, list: Row[], kind: Task['kind'], merged: boolean): void {
   console.log(`\n### ${title}\n`);
+  const withFields = kind === 'encode';
   if (withFields) {
     console.log(
       '| case | ours `encode` ops/s | ours `encodePublishFields` ops/s | mqtt-packet ops/s | ratio | fields ratio | CPU ratio | ≥2x | iqr ours / theirs |',
     );
     console.log('|---|--:|--:|--:|--:|--:|--:|:-:|--:|');
   } else {
-    console.log('| case | ours ops/s | mqtt-packet ops/s | ratio | CPU ratio | ≥2x | iqr ours / theirs |');
+    const [ours, theirs] = HEADINGS[kind];
+    console.log(`| case | ${ours} | ${theirs} | ratio | CPU ratio | ≥2x | iqr ours / theirs |`);
     console.log('|---|--:|--:|--:|--:|:-:|--:|');
   }
   for (const r of list) {
@@ -658,27 +813,37 @@ function printTable(title: string, list: Row[], withFields: boolean): void {
       const fr = r.fields === undefined ? '' : `${fieldsRatio.toFixed(2)}x`;
       // The broker's hot path is encodePublishFields; the verdict takes the better of the two.
       const best = r.fields === undefined ? ratio : Math.max(ratio, fieldsRatio);
+      const runs = merged ? perRunRatios(r.ours, r.theirs, r.fields) : null;
       console.log(
-        `| ${r.name} | ${formatOps(med(r.ours))} | ${fields} | ${formatOps(med(r.theirs))} | ${ratio.toFixed(2)}x | ${fr} | ${cpuRatio.toFixed(2)}x | ${goal(r.name, best)} | ${noise} |`,
+        `| ${r.name} | ${formatOps(med(r.ours))} | ${fields} | ${formatOps(med(r.theirs))} | ${ratio.toFixed(2)}x | ${fr} | ${cpuRatio.toFixed(2)}x | ${goal(r.name, best, runs)} | ${noise} |`,
       );
     } else {
+      const runs = merged ? perRunRatios(r.ours, r.theirs) : null;
       console.log(
-        `| ${r.name} | ${formatOps(med(r.ours))} | ${formatOps(med(r.theirs))} | ${ratio.toFixed(2)}x | ${cpuRatio.toFixed(2)}x | ${goal(r.name, ratio)} | ${noise} |`,
+        `| ${r.name} | ${formatOps(med(r.ours))} | ${formatOps(med(r.theirs))} | ${ratio.toFixed(2)}x | ${cpuRatio.toFixed(2)}x | ${goal(r.name, ratio, runs)} | ${noise} |`,
       );
     }
   }
 }
 
-function report(info: Record<string, string>, settings: string, list: Measured[]): void {
+function report(info: Record<string, string>, settings: string, list: Measured[], merged = false): void {
   console.log('\n## Codec micro-benchmark\n');
   for (const [k, v] of Object.entries(info)) console.log(`- ${k}: ${v}`);
   console.log(`- ${settings}`);
-  printTable('Decode', rows(list, 'decode'), false);
-  printTable('Encode', rows(list, 'encode'), true);
+  printTable('Decode', rows(list, 'decode'), 'decode', merged);
+  printTable('Encode (contiguous buffer)', rows(list, 'encode'), 'encode', merged);
+  const header = rows(list, 'header');
+  if (header.length > 0) printTable('No-copy encode (PUBLISH)', header, 'header', merged);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Main
+
+function poolNote(size: number): string {
+  if (size === BROKER_POOL_SIZE) return `${size} (as \`aviary start\` sets it), for both codecs`;
+  if (size === 8192) return `${size} (Node's default), for both codecs`;
+  return `${size}, for both codecs`;
+}
 
 interface RunFile {
   machine: Record<string, string>;
@@ -698,15 +863,25 @@ function merge(files: string[]): void {
       byTask.set(key, m);
     }
   }
+  for (const m of byTask.values()) {
+    // The per-run ratios pair the runs' figures by position.
+    if (m.samples.length !== runs.length) throw new Error(`not every run measured ${m.kind} ${m.row}`);
+  }
   const first = runs[0]!;
+  // Runs before the pool size was recorded ran with Node's default.
+  const pools = new Set(runs.map((r) => r.settings.poolSize ?? 8192));
+  if (pools.size > 1) throw new Error(`the runs used different Buffer.poolSize: ${[...pools].join(', ')}`);
   const info = { ...first.machine };
   info.load = runs.map((r) => r.machine.load).join(' | ');
   const s = first.settings;
   report(
     info,
     `${runs.length} runs of ${s.rounds} rounds x ~${s.roundMs} ms per task after ${s.warmupMs} ms warm-up; ` +
-      'each figure is the median over runs of the per-run median; iqr is across runs',
+      `Buffer.poolSize ${poolNote(s.poolSize ?? 8192)}; ` +
+      'each figure is the median over runs of the per-run median; iqr is across runs; ' +
+      '≥2x (k/n): k of the n runs met 2x on their own',
     [...byTask.values()],
+    true,
   );
 }
 
@@ -731,10 +906,10 @@ function main(): void {
   runRounds(tasks);
   const info = machine();
   info.load = `${loadBefore.toFixed(2)} before, ${os.loadavg()[0]!.toFixed(2)} after (1-min load average)`;
-  const pool = Buffer.poolSize === 8192 ? '' : `; Buffer.poolSize ${Buffer.poolSize}`;
   report(
     info,
-    `${ROUNDS} rounds x ~${ROUND_MS} ms per task after ${WARMUP_MS} ms warm-up; median ops/s${pool}`,
+    `${ROUNDS} rounds x ~${ROUND_MS} ms per task after ${WARMUP_MS} ms warm-up; ` +
+      `Buffer.poolSize ${poolNote(Buffer.poolSize)}; median ops/s`,
     tasks,
   );
   console.log(`\n(checksum ${checksum})`);

@@ -20,6 +20,15 @@ export interface ClientInfo {
   isSuperuser: boolean;
   /** Milliseconds since the epoch. */
   connectedAt: number;
+  // What EMQX calls conninfo, for $SYS events and the API; set by the channel at CONNECT.
+  /** Protocol name from CONNECT: 'MQTT', or 'MQIsdp' for 3.1. */
+  protoName?: string;
+  /** Clean Start (3.1 / 3.1.1: Clean Session) from CONNECT. */
+  cleanStart?: boolean;
+  /** Keep alive in seconds as agreed (a 5.0 Server Keep Alive replaces the client's). */
+  keepalive?: number;
+  /** Session Expiry Interval in seconds as agreed at CONNECT. */
+  expiryInterval?: number;
 }
 
 export interface SubscriptionOptions {

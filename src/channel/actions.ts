@@ -4,7 +4,16 @@
  */
 
 import type { SubscriptionOptions } from '../broker/types.js';
-import type { Packet } from '../protocol/index.js';
+import { type Packet, ProtocolError } from '../protocol/index.js';
+
+/**
+ * A ProtocolError worth explaining to the client: its message goes in the Reason String of the
+ * server's DISCONNECT (or CONNACK) when the 5.0 client allows Reason Strings (Request Problem
+ * Information, [MQTT-3.1.2-29]). Used where a conforming client library can hit the error through
+ * the application (aliases, flow control, AUTH), so the reason code alone would leave it guessing;
+ * malformed bytes keep the bare reason code.
+ */
+export class ExplainedError extends ProtocolError {}
 
 export type Action =
   | { kind: 'send'; packet: Packet }

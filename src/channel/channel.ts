@@ -11,6 +11,17 @@
  * hot path: no action objects per delivered message). A message encoded for one wire form is
  * cached on the message and reused for every subscriber that takes the same form.
  *
+ * Topic aliases (5.0, section 3.3.2.3.4) are per connection and per direction: `aliasesIn` holds
+ * what the client set (handlers/publish.ts resolves them); `aliasesOut` what the broker set
+ * towards a client that accepts aliases (its CONNECT's Topic Alias Maximum > 0). Such a client
+ * gets every PUBLISH encoded for it alone (the first message on a topic sets the next free
+ * alias, later ones send only the alias); clients without aliases keep sharing cached frames.
+ * Aliases are assigned until the client's maximum is reached, then topics go in full.
+ *
+ * `tick(now)` runs once a second from the connection sweep: it resends unacknowledged QoS 1/2
+ * deliveries to MQTT 3.x clients after `retryInterval` (5.0 allows resending only on reconnect
+ * [MQTT-4.4.0-1]) and forgets incoming QoS 2 ids not released within `awaitRelTimeout`.
+ *
  * The handlers for each packet type live in handlers/*.ts; this file holds the state and the
  * one dispatch switch, and the one place an error becomes a CONNACK or DISCONNECT.
  */
@@ -35,13 +46,14 @@ import {
 } from '../protocol/index.js';
 import type { Outlet, Session } from '../session/session.js';
 import { handleAck } from './handlers/ack.js';
-import { handleConnect } from './handlers/connect.js';
+import { handleAuth } from './handlers/auth.js';
+import { handleConnect, handleConnectAuth, type PendingConnect } from './handlers/connect.js';
 import { handlePublish, handlePubrel } from './handlers/publish.js';
 import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe.js';
-import { type Action, ChannelState, NO_ACTIONS, type RetainedRequest } from './actions.js';
+import { type Action, ChannelState, ExplainedError, NO_ACTIONS, type RetainedRequest } from './actions.js';
 import type { Link } from './link.js';
 
-export { type Action, ChannelState, NO_ACTIONS, type RetainedRequest } from './actions.js';
+export { type Action, ChannelState, ExplainedError, NO_ACTIONS, type RetainedRequest } from './actions.js';
 import type { ChannelSettings } from './settings.js';
 
 /**
@@ -73,6 +85,20 @@ export class Channel implements Outlet, LiveChannel {
   connectExpiry = 0;
   /** Set when the close was our decision (a reason for logs and $SYS), null otherwise. */
   closeReason: string | null = null;
+  /** Request Problem Information (5.0): Reason Strings may go on acks [MQTT-3.1.2-29]. */
+  problemInfo = true;
+  /** Topic aliases the client set on this connection (alias -> topic) [MQTT-3.3.2-7]. */
+  aliasesIn: Map<number, string> | null = null;
+  /** Topic aliases the broker set towards the client (topic -> alias); null: it takes none. */
+  aliasesOut: Map<string, number> | null = null;
+  /** The client's Topic Alias Maximum: the highest alias the broker may send [MQTT-3.3.2-11]. */
+  clientTopicAliasMax = 0;
+  /** Enhanced authentication: the Authentication Method of the CONNECT, null without one. */
+  authMethod: string | null = null;
+  /** An AUTH exchange waiting for the client's AUTH 0x18: before the CONNACK, or a re-auth. */
+  authExchange: 'none' | 'connect' | 'reauth' = 'none';
+  /** The CONNECT waiting for its enhanced authentication to finish. */
+  pendingConnect: PendingConnect | null = null;
 
   constructor(
     readonly broker: Broker,
@@ -94,6 +120,7 @@ export class Channel implements Outlet, LiveChannel {
       }
       return handleConnect(this, packet);
     }
+    if (this.state === ChannelState.Connecting) return this.handleAuthenticating(packet);
     if (this.state !== ChannelState.Connected) return NO_ACTIONS;
     switch (packet.type) {
       case PacketType.Publish:
@@ -119,13 +146,30 @@ export class Channel implements Outlet, LiveChannel {
           'MQTT-3.1.0-2',
         );
       case PacketType.Auth:
-        throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH without an authentication method in CONNECT');
+        return handleAuth(this, packet);
       default:
         throw new ProtocolError(
           ReasonCode.ProtocolError,
           `a client must not send packet type ${packet.type} to a server`,
         );
     }
+  }
+
+  /**
+   * A packet while the CONNECT's enhanced authentication goes on: AUTH continues it, DISCONNECT
+   * ends it; anything else is a protocol error [MQTT-3.1.2-30].
+   */
+  private handleAuthenticating(packet: Packet): readonly Action[] | Promise<readonly Action[]> {
+    if (packet.type === PacketType.Auth) return handleConnectAuth(this, packet);
+    if (packet.type === PacketType.Disconnect) {
+      this.closeReason = 'normal';
+      return [{ kind: 'close', reason: 'normal' }];
+    }
+    throw new ExplainedError(
+      ReasonCode.ProtocolError,
+      'only AUTH or DISCONNECT may come before the CONNACK when the CONNECT has an Authentication Method',
+      'MQTT-3.1.2-30',
+    );
   }
 
   private handleDisconnect(reasonCode: number, properties: Properties | null): readonly Action[] {
@@ -154,23 +198,65 @@ export class Channel implements Outlet, LiveChannel {
   actionsForError(error: ProtocolError): readonly Action[] {
     const reason = `protocol_error:0x${error.reasonCode.toString(16)}`;
     this.closeReason = reason;
+    const explained = error instanceof ExplainedError ? this.reasonProperties(error.message) : null;
     if (this.state === ChannelState.Idle || this.state === ChannelState.Connecting) {
       if (error.reasonCode === ReasonCode.UnsupportedProtocolVersion && !this.v5) {
         return [this.connack(ConnectReturnCode.UnacceptableProtocolVersion), { kind: 'close', reason }];
       }
-      if (this.v5) return [this.connack(error.reasonCode), { kind: 'close', reason }];
+      this.state = ChannelState.Disconnected;
+      if (this.v5) return [this.connack(error.reasonCode, false, explained), { kind: 'close', reason }];
       return [{ kind: 'close', reason }];
     }
     if (this.v5) {
       return [
         {
           kind: 'send',
-          packet: { type: PacketType.Disconnect, reasonCode: error.reasonCode, properties: null },
+          packet: { type: PacketType.Disconnect, reasonCode: error.reasonCode, properties: explained },
         },
         { kind: 'close', reason },
       ];
     }
     return [{ kind: 'close', reason }];
+  }
+
+  /**
+   * The server ends the connection: DISCONNECT with `reasonCode` (5.0; with `explanation` as its
+   * Reason String when the client allows them), then close [MQTT-4.13.2-1].
+   */
+  disconnect(reasonCode: number, closeReason: string, explanation: string): Action[] {
+    this.closeReason = closeReason;
+    const actions: Action[] = [];
+    if (this.v5) {
+      const properties = this.reasonProperties(explanation);
+      actions.push({ kind: 'send', packet: { type: PacketType.Disconnect, reasonCode, properties } });
+    }
+    actions.push({ kind: 'close', reason: closeReason });
+    return actions;
+  }
+
+  /**
+   * `{ reasonString }` for an error ack or DISCONNECT, or null when the client is not 5.0 or
+   * asked for no problem information (Request Problem Information 0) [MQTT-3.1.2-29].
+   */
+  reasonProperties(reasonString: string): Properties | null {
+    return this.v5 && this.problemInfo ? { reasonString } : null;
+  }
+
+  /**
+   * The periodic work of a connected channel (the connection sweep calls it once a second):
+   * resends to MQTT 3.x clients what they left unacknowledged for `retryInterval` (never to 5.0
+   * clients [MQTT-4.4.0-1]), and forgets incoming QoS 2 ids not released in `awaitRelTimeout`.
+   */
+  tick(now: number): void {
+    const session = this.session;
+    if (session === null || this.state !== ChannelState.Connected) return;
+    const settings = this.settings;
+    if (!this.v5 && session.inflightCount > 0 && Number.isFinite(settings.retryInterval)) {
+      session.retry(now, settings.retryInterval);
+    }
+    if (session.awaitingRelCount > 0 && Number.isFinite(settings.awaitRelTimeout)) {
+      session.expireAwaitingRel(now, settings.awaitRelTimeout);
+    }
   }
 
   connack(reasonCode: number, sessionPresent = false, properties: Properties | null = null): Action {
@@ -195,7 +281,7 @@ export class Channel implements Outlet, LiveChannel {
     for (const { filter, options } of requests) {
       const subIds = options.subscriptionId === 0 ? null : [options.subscriptionId];
       for (const message of this.broker.retainedMatching(filter)) {
-        const qos = Math.min(options.qos, message.qos) as QoS;
+        const qos = (session.upgradeQos ? options.qos : Math.min(options.qos, message.qos)) as QoS;
         session.deliver(message, qos, true, subIds);
       }
     }
@@ -237,7 +323,10 @@ export class Channel implements Outlet, LiveChannel {
       }
     }
     if (!v5) properties = null;
-    if (subIds === null && (expiry === undefined || !v5)) {
+    const aliases = this.aliasesOut;
+    let alias = 0;
+    let newAlias = false;
+    if (subIds === null && aliases === null && (expiry === undefined || !v5)) {
       const frames = (message.frames ??= []);
       const key = frameKey(v5, qos, retain);
       let base = frames[key];
@@ -249,14 +338,28 @@ export class Channel implements Outlet, LiveChannel {
       }
       head = qos === 0 ? base : withPacketId(base, packetId, dup);
     } else {
+      let topic = message.topic;
       if (v5) {
         properties = { ...properties };
         if (subIds !== null) properties.subscriptionIdentifiers = subIds;
         if (expiry !== undefined) properties.messageExpiryInterval = left;
+        if (aliases !== null) {
+          // A known topic goes as its alias alone; a new one takes the next free alias, up to the
+          // client's maximum [MQTT-3.3.2-11]; past it, topics go in full.
+          const known = aliases.get(topic);
+          if (known !== undefined) {
+            alias = known;
+            topic = '';
+          } else if (aliases.size < this.clientTopicAliasMax) {
+            alias = aliases.size + 1;
+            newAlias = true;
+          }
+          if (alias !== 0) properties.topicAlias = alias;
+        }
       }
       head = split
-        ? encodePublishHeader(message.topic, payload.length, qos, retain, dup, packetId, properties, v5)
-        : encodePublishFields(message.topic, payload, qos, retain, dup, packetId, properties, v5);
+        ? encodePublishHeader(topic, payload.length, qos, retain, dup, packetId, properties, v5)
+        : encodePublishFields(topic, payload, qos, retain, dup, packetId, properties, v5);
     }
     const size = split ? head.length + payload.length : head.length;
     if (size > this.clientMaxPacketSize) {
@@ -266,10 +369,9 @@ export class Channel implements Outlet, LiveChannel {
       if (packetId !== 0) this.session?.complete(packetId);
       return;
     }
-    const metrics = this.broker.metrics;
-    metrics.messagesSent++;
-    metrics.packetsSent++;
-    metrics.bytesSent += size;
+    // The alias is the client's once it has the PUBLISH that sets it.
+    if (newAlias) aliases!.set(message.topic, alias);
+    this.broker.metrics.publishSent(message.topic, qos, size);
     this.link.write(head);
     if (split) this.link.write(payload);
     const hooks = this.broker.hooks;
@@ -282,9 +384,20 @@ export class Channel implements Outlet, LiveChannel {
     this.writePacket({ type: PacketType.Pubrel, packetId, reasonCode: 0, properties: null });
   }
 
-  /** Encodes and writes one packet outside of handleIn (deliveries, resends). */
+  /** Encodes and writes one packet (the actions' sends, resends). */
   writePacket(packet: Packet): void {
-    this.broker.metrics.packetsSent++;
-    this.link.write(encodeFor(packet, this.version));
+    let frame = encodeFor(packet, this.version);
+    if (frame.length > this.clientMaxPacketSize && packet.type !== PacketType.Publish) {
+      // A Reason String or User Properties are left out rather than exceed the client's Maximum
+      // Packet Size [MQTT-3.4.2-2] [MQTT-3.14.2-3] (and the like for every packet type).
+      const p = 'properties' in packet ? packet.properties : null;
+      if (p !== null && (p.reasonString !== undefined || p.userProperties !== undefined)) {
+        const { reasonString: _r, userProperties: _u, ...rest } = p;
+        const properties = Object.keys(rest).length === 0 ? null : rest;
+        frame = encodeFor({ ...packet, properties } as Packet, this.version);
+      }
+    }
+    this.broker.metrics.packetSent(packet, frame.length);
+    this.link.write(frame);
   }
 }

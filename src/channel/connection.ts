@@ -11,25 +11,24 @@
  * anything else is a bug, logged as such, and the connection is closed: one bad client never
  * takes the broker down.
  *
- * Timers. Keep alive and the CONNECT idle timeout are checked by one sweep for all
- * connections (KeepaliveSweeper), so an idle connection holds no timer of its own.
+ * Timers. Keep alive, the CONNECT idle timeout (which also bounds an enhanced authentication
+ * exchange), the 3.x retry of unacknowledged deliveries and the await_rel_timeout are checked by
+ * one sweep for all connections (KeepaliveSweeper), so an idle connection holds no timer of its
+ * own.
+ *
+ * Wills. When a connection that did not end with a normal DISCONNECT closes, its will is
+ * published at once, or, with a 5.0 Will Delay Interval, handed to the broker's PendingWills to
+ * be published when the delay or the session's expiry has passed, whichever is first (wills.ts).
  */
 
 import type { Logger } from '../observability/logger.js';
-import {
-  Decoder,
-  type Packet,
-  type PacketSink,
-  type Properties,
-  ProtocolError,
-  ReasonCode,
-} from '../protocol/index.js';
+import { Decoder, type Packet, type PacketSink, ProtocolError, ReasonCode } from '../protocol/index.js';
 import type { Broker } from '../broker/broker.js';
 import { type Action, ChannelState } from './actions.js';
 import { Channel } from './channel.js';
 import type { Link, LinkReceiver } from './link.js';
 import type { ChannelSettings } from './settings.js';
-import { Message } from '../broker/message.js';
+import { publishWill } from '../broker/wills.js';
 
 export class MqttConnection implements LinkReceiver, PacketSink {
   readonly channel: Channel;
@@ -67,6 +66,7 @@ export class MqttConnection implements LinkReceiver, PacketSink {
 
   onPacket(packet: Packet): void {
     if (this.closed) return;
+    this.broker.metrics.packetReceived(packet);
     if (this.backlog !== null) {
       this.backlog.push(packet);
       return;
@@ -163,6 +163,16 @@ export class MqttConnection implements LinkReceiver, PacketSink {
         { clientid, peer, err: error },
         'internal error while handling a packet; closing the connection',
       );
+      // A connected 5.0 client learns that the server ended it [MQTT-4.13.2-1]; a failing
+      // write must not stop the close.
+      const ch = this.channel;
+      if (ch.v5 && ch.state === ChannelState.Connected) {
+        try {
+          this.perform(ch.disconnect(ReasonCode.UnspecifiedError, 'internal_error', 'internal error'));
+        } catch {
+          // closed below
+        }
+      }
       this.close('internal_error');
     }
   }
@@ -190,16 +200,12 @@ export class MqttConnection implements LinkReceiver, PacketSink {
     const will = ch.will;
     ch.will = null;
     if (will !== null && reason !== 'server_shutdown') {
-      const props = will.properties;
-      const message = new Message(
-        will.topic,
-        will.payload,
-        will.qos,
-        will.retain,
-        forwardableWill(props),
-        client.clientId,
-      );
-      this.broker.publish(message, client);
+      // The will waits for its delay or the end of the session, whichever comes first
+      // (3.1.3.2.2); a session with expiry 0 ends now.
+      const delay = will.properties?.willDelayInterval ?? 0;
+      const wait = Math.min(delay, ch.session?.expiryInterval ?? 0);
+      if (wait > 0) this.broker.wills.schedule(client, will, Date.now() + wait * MS_PER_SECOND);
+      else publishWill(this.broker, client, will);
     }
     this.broker.closeSession(client, ch, ch.session);
     this.broker.metrics.clientDisconnected++;
@@ -211,7 +217,8 @@ export class MqttConnection implements LinkReceiver, PacketSink {
   /** Called by the sweep: has the keep alive or CONNECT idle timeout passed? */
   expired(now: number): string | null {
     const ch = this.channel;
-    if (ch.state === ChannelState.Idle) {
+    if (ch.state === ChannelState.Idle || ch.state === ChannelState.Connecting) {
+      // No CONNACK yet: CONNECT (and its authentication) must be done within idle_timeout.
       return now - this.openedAt > ch.settings.idleTimeout ? 'idle_timeout' : null;
     }
     if (ch.state !== ChannelState.Connected || ch.keepalive === 0) return null;
@@ -227,11 +234,7 @@ export class MqttConnection implements LinkReceiver, PacketSink {
   }
 }
 
-function forwardableWill(p: Properties | null): Properties | null {
-  if (p === null) return null;
-  const { willDelayInterval: _delay, ...rest } = p;
-  return Object.keys(rest).length === 0 ? null : rest;
-}
+const MS_PER_SECOND = 1000;
 
 /**
  * One interval timer checks every connection's keep alive and CONNECT idle timeout, instead of
@@ -267,7 +270,10 @@ export class KeepaliveSweeper {
   sweep(now = Date.now()): void {
     for (const c of this.connections) {
       const reason = c.expired(now);
-      if (reason === null) continue;
+      if (reason === null) {
+        c.channel.tick(now); // retries and await_rel_timeout
+        continue;
+      }
       if (reason === 'keepalive_timeout') c.channel.kick(ReasonCode.KeepAliveTimeout, reason);
       else c.close(reason);
     }

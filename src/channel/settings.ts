@@ -28,6 +28,18 @@ export interface ChannelSettings {
   maxSubscriptions: number;
   /** Text returned as Response Information when a 5.0 client asks; '' for none. */
   responseInformation: string;
+  /** Topic Alias Maximum advertised to 5.0 clients: aliases they may set (0: none). */
+  maxTopicAlias: number;
+  /** Receive Maximum advertised to 5.0 clients and enforced (DISCONNECT 0x93). */
+  receiveMaximum: number;
+  /** Resend an unacknowledged QoS 1/2 delivery to a 3.x client after this many ms (Infinity: never). */
+  retryInterval: number;
+  /** Forget an incoming QoS 2 packet id not released within this many ms (Infinity: never). */
+  awaitRelTimeout: number;
+  /** Deliver at the subscription's QoS instead of the lower of the two (EMQX upgrade_qos). */
+  upgradeQos: boolean;
+  /** Do not deliver a 3.x client's own messages back to it (EMQX ignore_loop_deliver). */
+  ignoreLoopDeliver: boolean;
 }
 
 export const DEFAULT_CHANNEL_SETTINGS: ChannelSettings = {
@@ -45,4 +57,10 @@ export const DEFAULT_CHANNEL_SETTINGS: ChannelSettings = {
   maxAwaitingRel: 100,
   maxSubscriptions: Number.POSITIVE_INFINITY,
   responseInformation: '',
+  maxTopicAlias: 65_535,
+  receiveMaximum: 32,
+  retryInterval: 30_000,
+  awaitRelTimeout: 300_000,
+  upgradeQos: false,
+  ignoreLoopDeliver: false,
 };

@@ -70,6 +70,7 @@ const MQTT_VALUES = {
   keepalive_multiplier: decimal(1, MAX_UINT16),
   server_keepalive: serverKeepalive(),
   max_inflight: int(1, MAX_UINT16),
+  receive_maximum: int(1, MAX_UINT16),
   retry_interval: duration({ unlimited: true }),
   max_awaiting_rel: int(0, Number.POSITIVE_INFINITY, { unlimited: true, zeroIsUnlimited: true }),
   await_rel_timeout: duration({ unlimited: true }),
@@ -89,7 +90,11 @@ const MQTT_VALUES = {
 
 type MqttValues = typeof MQTT_VALUES;
 
-/** The defaults, written as in emqx.conf (EMQX 5.8, except `retry_interval`: EMQX 4's 30s). */
+/**
+ * The defaults, written as in emqx.conf (EMQX 5.8, except `retry_interval`: EMQX 4's 30s).
+ * `receive_maximum` is Aviary's own key (EMQX advertises `max_inflight` as its Receive Maximum,
+ * 32 by default): the QoS 1/2 publications a client may have unacknowledged towards the broker.
+ */
 export const MQTT_DEFAULTS: { readonly [K in keyof MqttValues]: string | number | boolean } = {
   max_packet_size: '1MB',
   max_clientid_len: 65_535,
@@ -104,6 +109,7 @@ export const MQTT_DEFAULTS: { readonly [K in keyof MqttValues]: string | number 
   keepalive_multiplier: 1.5,
   server_keepalive: 'disabled',
   max_inflight: 32,
+  receive_maximum: 32,
   retry_interval: '30s',
   max_awaiting_rel: 100,
   await_rel_timeout: '300s',

@@ -14,7 +14,7 @@
  * address.
  */
 import type { z } from 'zod';
-import { bool, byteSize, duration, int, mapOf, oneOf, section, str } from './fields.js';
+import { bool, byteSize, duration, int, mapOf, oneOf, section, str, stringList } from './fields.js';
 import {
   DEFAULT_ZONE,
   LISTENER_TYPES,
@@ -86,6 +86,8 @@ const sysTopicsSchema = section({
     client_subscribed: bool().prefault(false),
     client_unsubscribed: bool().prefault(false),
   }).prefault({}),
+  // Aviary's (temporary, until ACLs): peer hosts that may subscribe to $SYS; "all" for any.
+  subscribe_allow_hosts: stringList().prefault(['127.0.0.1', '::1', '::ffff:127.0.0.1']),
 }).prefault({});
 
 const retainerSchema = section({
@@ -93,6 +95,15 @@ const retainerSchema = section({
   max_payload_size: byteSize(0, MAX_PACKET_SIZE_LIMIT, '256MB').prefault('1MB'),
   msg_expiry_interval: duration({ unlimited: true, zeroIsUnlimited: true }).prefault('0s'),
   max_retained_messages: int(0, Number.POSITIVE_INFINITY, {
+    unlimited: true,
+    zeroIsUnlimited: true,
+  }).prefault(0),
+}).prefault({});
+
+/** Delayed publish, `$delayed/<seconds>/<topic>` (EMQX's emqx_modules_schema.erl `delayed`). */
+const delayedSchema = section({
+  enable: bool().prefault(true),
+  max_delayed_messages: int(0, Number.POSITIVE_INFINITY, {
     unlimited: true,
     zeroIsUnlimited: true,
   }).prefault(0),
@@ -107,6 +118,7 @@ export const configShape = {
   zones: mapOf(zoneSchema).prefault({}),
   sys_topics: sysTopicsSchema,
   retainer: retainerSchema,
+  delayed: delayedSchema,
 };
 
 /** The root keys a configuration may have (used to vet environment variables). */

@@ -42,6 +42,8 @@ export class TopicTrie<T> {
   private readonly cache = new Map<string, readonly T[]>();
   private readonly cacheSize: number;
   private count = 0;
+  /** Filters with at least one value (distinct subscribed filters). */
+  private filters = 0;
   cacheHits = 0;
   cacheMisses = 0;
 
@@ -52,6 +54,11 @@ export class TopicTrie<T> {
   /** Number of values stored. */
   get size(): number {
     return this.count;
+  }
+
+  /** Number of distinct filters that hold a value. */
+  get filterCount(): number {
+    return this.filters;
   }
 
   /** Adds a value under a (valid) filter. The same value may be added under several filters. */
@@ -69,6 +76,7 @@ export class TopicTrie<T> {
         node = next;
       }
     }
+    if (node.values.length === 0) this.filters++;
     node.values.push(value);
     this.count++;
     this.invalidate();
@@ -88,6 +96,7 @@ export class TopicTrie<T> {
     // Copy on write: a cached result may hold the old array.
     node.values = node.values.filter((_, i) => i !== at);
     this.count--;
+    if (node.values.length === 0) this.filters--;
     for (let i = path.length - 1; i >= 0 && node.empty; i--) {
       const [parent, level] = path[i]!;
       if (level === '+') parent.plus = null;

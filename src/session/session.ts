@@ -11,7 +11,18 @@
  * Maximum and the broker's max_inflight) [MQTT-3.3.4-7]; the rest wait in the queue, which holds
  * at most `maxMqueueLen` entries and drops the oldest on overflow (EMQX's policy), reporting each
  * drop. On reconnect, inflight messages are sent again with DUP set, in their original order
- * [MQTT-4.4.0-1], before queued ones.
+ * [MQTT-4.4.0-1], before queued ones. While connected, `retry` resends the deliveries that have
+ * waited longer than the retry interval (the channel calls it for MQTT 3.x clients only: 5.0
+ * forbids resending except on reconnect).
+ *
+ * Incoming QoS 2: `awaitingRel` holds the packet ids received (PUBREC sent) and not yet
+ * released, with the time each arrived and the connection (attach generation) it arrived on, so
+ * the channel can enforce its Receive Maximum per network connection (`receiving`) and
+ * `expireAwaitingRel` can forget ids whose PUBREL never came (await_rel_timeout).
+ *
+ * Per-session delivery options set by the channel at CONNECT: `ignoreLoop` (EMQX's
+ * ignore_loop_deliver: a 3.x client's own messages are not delivered back to it) and
+ * `upgradeQos` (consulted by the broker's routing: deliver at the subscription's QoS).
  *
  * This is the memory variant; the durable one (issue 5) keeps the same interface and writes
  * through the persistence layer.
@@ -42,6 +53,16 @@ export interface SessionLimits {
   mqueueStoreQos0: boolean;
 }
 
+/**
+ * The shared subscription group a delivery was dispatched by (`$share/<name>/<filter>`), so the
+ * broker can hand it to another member when this session leaves before acknowledging it
+ * (MQTT 5.0 section 4.8.2).
+ */
+export interface ShareGroupRef {
+  readonly name: string;
+  readonly filter: string;
+}
+
 /** One delivery of a message to this session: the message and the subscription's terms. */
 export class Delivery {
   constructor(
@@ -49,6 +70,8 @@ export class Delivery {
     readonly qos: QoS,
     readonly retain: boolean,
     readonly subIds: number[] | null,
+    /** The share group that chose this session for a QoS 1/2 message; null otherwise. */
+    readonly group: ShareGroupRef | null = null,
   ) {}
 }
 
@@ -63,6 +86,18 @@ class Inflight {
   constructor(
     readonly delivery: Delivery,
     public state: InflightState,
+    /** When the PUBLISH (or, in AwaitComp, the PUBREL) was last sent (ms), for retries. */
+    public sentAt: number,
+  ) {}
+}
+
+/** An incoming QoS 2 packet id awaiting PUBREL. */
+class AwaitingRel {
+  constructor(
+    /** When the PUBLISH arrived (ms), for await_rel_timeout. */
+    readonly at: number,
+    /** The attach generation (network connection) it arrived on, for the Receive Maximum. */
+    readonly generation: number,
   ) {}
 }
 
@@ -74,8 +109,16 @@ export class Session {
   private readonly inflight = new Map<number, Inflight>();
   private queue: Delivery[] = [];
   private queueHead = 0;
-  /** Incoming QoS 2 packet ids received (PUBREC sent) and not yet released. */
-  readonly awaitingRel = new Set<number>();
+  /** Incoming QoS 2 packet ids received (PUBREC sent) and not yet released, in arrival order. */
+  private readonly awaitingRel = new Map<number, AwaitingRel>();
+  /** Counts attaches: which network connection an awaiting-release id arrived on. */
+  private generation = 0;
+  /** Awaiting-release ids that arrived on the current connection (its Receive Maximum count). */
+  private receivingCount = 0;
+  /** Do not deliver messages this client published itself (ignore_loop_deliver, 3.x). */
+  ignoreLoop = false;
+  /** Deliver at the subscription's QoS rather than the lower of the two (upgrade_qos). */
+  upgradeQos = false;
   private nextPacketId = 1;
   private outlet: Outlet | null = null;
   /**
@@ -114,15 +157,99 @@ export class Session {
   }
 
   /**
+   * The QoS of a delivery under a subscription granted `granted`: the lower of the two
+   * [MQTT-3.8.4-8], or with upgrade_qos the subscription's (EMQX's non-standard option).
+   */
+  deliveryQos(granted: QoS, published: QoS): QoS {
+    return this.upgradeQos || granted < published ? granted : published;
+  }
+
+  /** Incoming QoS 2 packet ids awaiting PUBREL, from any connection. */
+  get awaitingRelCount(): number {
+    return this.awaitingRel.size;
+  }
+
+  /**
+   * Incoming QoS 1/2 publications of the current connection not yet acknowledged (PUBCOMP):
+   * what the broker's Receive Maximum limits [MQTT-3.3.4-7]. QoS 1 is acknowledged at once, so
+   * these are the QoS 2 ids awaiting PUBREL that arrived since the last attach.
+   */
+  get receiving(): number {
+    return this.receivingCount;
+  }
+
+  /** Is this incoming QoS 2 packet id received and not yet released? */
+  isAwaitingRel(packetId: number): boolean {
+    return this.awaitingRel.has(packetId);
+  }
+
+  /** An incoming QoS 2 PUBLISH was received and PUBREC sent: remember its id until PUBREL. */
+  addAwaitingRel(packetId: number, now: number): void {
+    this.awaitingRel.set(packetId, new AwaitingRel(now, this.generation));
+    this.receivingCount++;
+  }
+
+  /** PUBREL from the client: forgets the id; false if it was not awaiting release. */
+  release(packetId: number): boolean {
+    const entry = this.awaitingRel.get(packetId);
+    if (entry === undefined) return false;
+    this.awaitingRel.delete(packetId);
+    if (entry.generation === this.generation) this.receivingCount--;
+    return true;
+  }
+
+  /**
+   * Forgets the awaiting-release ids older than `timeoutMs` (await_rel_timeout). The message
+   * was routed when it arrived, so nothing is lost; a later PUBREL for the id gets PUBCOMP
+   * 0x92 and a resent PUBLISH with it is taken as new. Returns how many were dropped.
+   */
+  expireAwaitingRel(now: number, timeoutMs: number): number {
+    let dropped = 0;
+    // Map order is arrival order (an id is only ever added once while present).
+    for (const [packetId, entry] of this.awaitingRel) {
+      if (now - entry.at < timeoutMs) break;
+      this.awaitingRel.delete(packetId);
+      if (entry.generation === this.generation) this.receivingCount--;
+      dropped++;
+    }
+    return dropped;
+  }
+
+  /**
    * Attaches a connection. `receiveMaximum` is the client's (65535 when it sent none).
    * Resends what was in flight (DUP), then drains the queue into the window.
    */
   attach(outlet: Outlet, receiveMaximum: number): void {
     this.outlet = outlet;
     this.window = Math.max(1, Math.min(receiveMaximum, this.limits.maxInflight));
+    // A new network connection: its Receive Maximum count starts from zero (section 3.3.4).
+    this.generation++;
+    this.receivingCount = 0;
+    this.resend(outlet, Date.now(), 0);
+    this.drain();
+  }
+
+  /**
+   * Resends (DUP) the in-flight deliveries last sent `intervalMs` or more ago, in their original
+   * order: PUBLISH for those awaiting PUBACK / PUBREC, PUBREL for those awaiting PUBCOMP. The
+   * channel calls it periodically for MQTT 3.x clients (retry_interval). Returns how many.
+   */
+  retry(now: number, intervalMs: number): number {
+    const outlet = this.outlet;
+    if (outlet === null || this.inflight.size === 0) return 0;
+    const resent = this.resend(outlet, now, intervalMs);
+    this.drain(); // a resend may have completed deliveries (expired, too large)
+    return resent;
+  }
+
+  private resend(outlet: Outlet, now: number, intervalMs: number): number {
+    let resent = 0;
     this.draining = true;
     try {
       for (const [packetId, entry] of this.inflight) {
+        if (now - entry.sentAt < intervalMs) continue;
+        entry.sentAt = now;
+        resent++;
         if (entry.state === InflightState.AwaitComp) outlet.sendPubrel(packetId);
         else {
           const d = entry.delivery;
@@ -132,7 +259,7 @@ export class Session {
     } finally {
       this.draining = false;
     }
-    this.drain();
+    return resent;
   }
 
   detach(now: number): void {
@@ -144,13 +271,21 @@ export class Session {
    * Delivers (or queues) one message under a subscription's granted QoS and retain flag. A
    * Delivery object is made only when the message has to wait or stay in flight.
    */
-  deliver(message: Message, qos: QoS, retain: boolean, subIds: number[] | null): void {
+  deliver(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    subIds: number[] | null,
+    group: ShareGroupRef | null = null,
+  ): void {
+    // ignore_loop_deliver: No Local for every subscription of a 3.x client.
+    if (this.ignoreLoop && message.from === this.clientId) return;
     const outlet = this.outlet;
     if (outlet === null) {
       if (qos === 0 && !this.limits.mqueueStoreQos0) {
         this.onDrop(this, new Delivery(message, qos, retain, subIds), 'qos0_offline');
       } else {
-        this.enqueue(new Delivery(message.own(), qos, retain, subIds));
+        this.enqueue(new Delivery(message.own(), qos, retain, subIds, group));
       }
       return;
     }
@@ -158,7 +293,7 @@ export class Session {
       outlet.sendPublish(message, 0, retain, 0, false, subIds);
       return;
     }
-    const delivery = new Delivery(message.own(), qos, retain, subIds);
+    const delivery = new Delivery(message.own(), qos, retain, subIds, group);
     if (this.inflight.size >= this.window || this.queueLength > 0) this.enqueue(delivery);
     else this.send(outlet, delivery);
   }
@@ -177,7 +312,39 @@ export class Session {
     const entry = this.inflight.get(packetId);
     if (entry === undefined || entry.delivery.qos !== 2) return false;
     entry.state = InflightState.AwaitComp;
+    entry.sentAt = Date.now(); // the PUBREL goes now; a retry resends it from here
     return true;
+  }
+
+  /**
+   * Takes out the deliveries a share group may give to another member (MQTT 5.0 section 4.8.2):
+   * QoS 1 messages sent and not acknowledged, and QoS 1/2 messages still queued, when `movable`
+   * says their group can take them. A QoS 2 message already sent stays: its delivery is
+   * completed with this session when it reconnects, and goes to no one else if the session
+   * ends [MQTT-4.8.2-4] [MQTT-4.8.2-5]. Called by the broker once the session is detached.
+   */
+  takeShared(movable: (group: ShareGroupRef) => boolean): Delivery[] {
+    const taken: Delivery[] = [];
+    for (const [packetId, entry] of this.inflight) {
+      const d = entry.delivery;
+      if (d.group === null || d.qos !== 1 || !movable(d.group)) continue;
+      this.inflight.delete(packetId);
+      taken.push(d);
+    }
+    // The queue is copied only if something leaves it.
+    let kept: Delivery[] | null = null;
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const d = this.queue[i]!;
+      if (d.group !== null && movable(d.group)) {
+        kept ??= this.queue.slice(this.queueHead, i);
+        taken.push(d);
+      } else if (kept !== null) kept.push(d);
+    }
+    if (kept !== null) {
+      this.queue = kept;
+      this.queueHead = 0;
+    }
+    return taken;
   }
 
   subscribe(filter: string, options: SubscriptionOptions): boolean {
@@ -192,7 +359,7 @@ export class Session {
 
   private send(outlet: Outlet, delivery: Delivery): void {
     const packetId = this.allocatePacketId();
-    this.inflight.set(packetId, new Inflight(delivery, InflightState.AwaitAck));
+    this.inflight.set(packetId, new Inflight(delivery, InflightState.AwaitAck, Date.now()));
     outlet.sendPublish(delivery.message, delivery.qos, delivery.retain, packetId, false, delivery.subIds);
   }
 

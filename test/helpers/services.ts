@@ -5,6 +5,7 @@
  * loudly with the command that fixes it. Never skip a test because a tool is absent.
  */
 
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 
@@ -38,6 +39,33 @@ export function requireCommand(name: string, hint: string): string {
     }
   }
   throw new Error(`${name} not found: run \`bash scripts/services.sh\` (${hint})`);
+}
+
+/**
+ * Debian's Python: the interpreter that Debian's python3-* packages install their modules for. A
+ * python3 found first in PATH (pyenv, a venv) would not see them, so tests name this one.
+ */
+export const DEBIAN_PYTHON = '/usr/bin/python3';
+
+/**
+ * Returns the path of Debian's python3 after checking that it imports `module` (a dotted module
+ * name, e.g. 'paho.mqtt.client'); throws, with the command that fixes it, if it does not.
+ *
+ * @param hint what installs it, e.g. "it installs Debian's python3-paho-mqtt".
+ */
+export function requirePython(module: string, hint: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(module)) {
+    throw new Error(`not a Python module name: ${module}`);
+  }
+  const python = requireCommand(DEBIAN_PYTHON, hint);
+  const r = spawnSync(python, ['-c', `import ${module}`], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    const why = (r.error?.message ?? r.stderr).trim().split('\n').at(-1) ?? '';
+    throw new Error(
+      `${python} cannot import ${module}: run \`bash scripts/services.sh\` (${hint})${why ? `; ${why}` : ''}`,
+    );
+  }
+  return python;
 }
 
 /** Where scripts/services.sh keeps pid files, logs and the `env` file of connection settings. */

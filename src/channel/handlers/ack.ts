@@ -12,14 +12,14 @@ const FAILURE = 0x80;
 
 export function handleAck(ch: Channel, packet: AckPacket): readonly Action[] {
   const session = ch.session!;
-  ch.broker.metrics.packetsReceived++;
   if (packet.type === PacketType.Pubrec && packet.reasonCode < FAILURE) {
     if (!session.received(packet.packetId)) {
       const reasonCode = ch.v5 ? ReasonCode.PacketIdentifierNotFound : 0;
+      const properties = ch.reasonProperties('no QoS 2 message in flight with this packet id');
       return [
         {
           kind: 'send',
-          packet: { type: PacketType.Pubrel, packetId: packet.packetId, reasonCode, properties: null },
+          packet: { type: PacketType.Pubrel, packetId: packet.packetId, reasonCode, properties },
         },
       ];
     }

@@ -1,12 +1,26 @@
 /**
  * PUBLISH from a client (section 3.3) and the QoS 2 release, PUBREL (3.6).
  *
+ * In order: the server's limits (QoS, retain); the topic alias (5.0: an alias with a topic sets
+ * it, an alias alone stands for its topic; per connection [MQTT-3.3.2-7]); the Receive Maximum
+ * (5.0: a client with more QoS 1/2 publications unacknowledged than the CONNACK allowed gets
+ * DISCONNECT 0x93 [MQTT-3.3.4-7]); authorization (the `client.authorize` fold hook, asked only
+ * when a callback is registered); then routing and the acknowledgement.
+ *
  * QoS 0 is routed and forgotten. QoS 1 is routed, then acknowledged with PUBACK. QoS 2 is
  * routed once and answered with PUBREC; its packet id is remembered until PUBREL, so a resent
  * PUBLISH with the same id is acknowledged again but not routed twice [MQTT-4.3.3-10].
  * (With durable storage, issue 5, the acknowledgement waits for the commit.)
+ *
+ * A denied publish is not routed: QoS 0 is dropped, QoS 1 gets PUBACK 0x87 and QoS 2 PUBREC 0x87
+ * (5.0; with a Reason String unless the client asked for none); a 3.x client gets its plain
+ * PUBACK / PUBREC and the message is dropped, as Mosquitto and EMQX (deny_action = ignore) do.
+ * An authorization callback that answers asynchronously makes this handler return a Promise;
+ * the connection holds the packets that follow until it settles, so their order is kept. A
+ * callback that throws or rejects denies (authorization fails closed, authorize.ts).
  */
 
+import { authorize } from '../../broker/authorize.js';
 import { Message } from '../../broker/message.js';
 import {
   PacketType,
@@ -17,10 +31,13 @@ import {
   ReasonCode,
   topicLevels,
 } from '../../protocol/index.js';
-import { type Action, NO_ACTIONS } from '../actions.js';
+import { type Action, ChannelState, ExplainedError, NO_ACTIONS } from '../actions.js';
 import type { Channel } from '../channel.js';
 
-export function handlePublish(ch: Channel, packet: PublishPacket): readonly Action[] {
+export function handlePublish(
+  ch: Channel,
+  packet: PublishPacket,
+): readonly Action[] | Promise<readonly Action[]> {
   const settings = ch.settings;
   const v5 = ch.v5;
   if (packet.qos > settings.maxQosAllowed) {
@@ -37,67 +54,142 @@ export function handlePublish(ch: Channel, packet: PublishPacket): readonly Acti
       'MQTT-3.2.2-14',
     );
   }
+  let topic = packet.topic;
   let properties = packet.properties;
   if (properties !== null) {
-    if (properties.topicAlias !== undefined) {
-      // We advertise no Topic Alias Maximum yet, so any alias is out of range [MQTT-3.3.2-9].
-      throw new ProtocolError(ReasonCode.TopicAliasInvalid, 'topic aliases are not accepted', 'MQTT-3.3.2-9');
-    }
+    const alias = properties.topicAlias;
+    if (alias !== undefined) topic = resolveAlias(ch, alias, topic);
     properties = forwardable(properties);
   }
-  if (topicLevels(packet.topic) > settings.maxTopicLevels) {
+  if (topicLevels(topic) > settings.maxTopicLevels) {
     throw new ProtocolError(ReasonCode.TopicNameInvalid, 'the topic has too many levels');
   }
   const session = ch.session!;
-  const client = ch.client!;
-  const metrics = ch.broker.metrics;
-  metrics.packetsReceived++;
+  const packetId = packet.packetId;
 
   if (packet.qos === 2) {
-    if (session.awaitingRel.has(packet.packetId)) return [pubrec(packet.packetId, 0)];
-    if (session.awaitingRel.size >= settings.maxAwaitingRel) {
-      if (v5) return [pubrec(packet.packetId, ReasonCode.QuotaExceeded)];
+    if (session.isAwaitingRel(packetId)) return [pubrec(packetId, ReasonCode.Success, null)];
+    if (v5 && session.receiving >= settings.receiveMaximum) {
+      // More unacknowledged QoS 1/2 publications than our CONNACK's Receive Maximum [MQTT-3.3.4-7].
+      throw new ExplainedError(
+        ReasonCode.ReceiveMaximumExceeded,
+        `more than Receive Maximum (${settings.receiveMaximum}) QoS 2 publications awaiting PUBREL`,
+        'MQTT-3.3.4-7',
+      );
+    }
+    if (session.awaitingRelCount >= settings.maxAwaitingRel) {
+      if (v5) {
+        const reason = ch.reasonProperties('too many QoS 2 messages awaiting release (max_awaiting_rel)');
+        return [pubrec(packetId, ReasonCode.QuotaExceeded, reason)];
+      }
       throw new ProtocolError(ReasonCode.QuotaExceeded, 'too many QoS 2 messages awaiting release');
     }
   }
-  const message = new Message(
-    packet.topic,
-    packet.payload,
-    packet.qos,
-    packet.retain,
-    properties,
-    client.clientId,
-  );
+
+  const broker = ch.broker;
+  if (broker.hooks.has('client.authorize')) {
+    const decision = authorize(broker, ch.client!, {
+      action: 'publish',
+      topic,
+      qos: packet.qos,
+      retain: packet.retain,
+    });
+    if (decision instanceof Promise) {
+      return decision.then((d) => {
+        // The connection may have gone while a callback was thinking: route nothing then.
+        if (ch.state !== ChannelState.Connected) return NO_ACTIONS;
+        return d === 'allow' ? route(ch, packet, topic, properties) : denied(ch, packet, topic);
+      });
+    }
+    if (decision !== 'allow') return denied(ch, packet, topic);
+  }
+  return route(ch, packet, topic, properties);
+}
+
+/**
+ * The topic of a PUBLISH with a Topic Alias (section 3.3.4): 0 or above our Topic Alias Maximum
+ * is invalid (0x94) [MQTT-3.3.2-8] [MQTT-3.3.2-12]; with a topic the alias is (re)set to it; alone
+ * it stands for the topic it was set to on this connection, and one never set is a protocol error
+ * (0x82): mappings do not outlive their connection [MQTT-3.3.2-7].
+ */
+function resolveAlias(ch: Channel, alias: number, topic: string): string {
+  const max = ch.settings.maxTopicAlias;
+  if (alias === 0 || alias > max) {
+    throw new ExplainedError(
+      ReasonCode.TopicAliasInvalid,
+      alias === 0
+        ? 'Topic Alias 0 is not allowed'
+        : `Topic Alias ${alias} is above the Topic Alias Maximum ${max}`,
+      alias === 0 ? 'MQTT-3.3.2-8' : 'MQTT-3.3.2-9',
+    );
+  }
+  if (topic.length > 0) {
+    (ch.aliasesIn ??= new Map()).set(alias, topic);
+    return topic;
+  }
+  const known = ch.aliasesIn?.get(alias);
+  if (known === undefined) {
+    throw new ExplainedError(
+      ReasonCode.ProtocolError,
+      `Topic Alias ${alias} was not set on this connection`,
+      'MQTT-3.3.2-7',
+    );
+  }
+  return known;
+}
+
+/** Routes an authorized publish and answers it according to its QoS. */
+function route(
+  ch: Channel,
+  packet: PublishPacket,
+  topic: string,
+  properties: Properties | null,
+): readonly Action[] {
+  const client = ch.client!;
+  const message = new Message(topic, packet.payload, packet.qos, packet.retain, properties, client.clientId);
   const routed = ch.broker.publish(message, client);
   // 0x10 only when nothing matched; a message a hook took (CONSUMED, -1) is a success.
-  const code = v5 && routed === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+  const code = ch.v5 && routed === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
   switch (packet.qos) {
     case 0:
       return NO_ACTIONS;
     case 1:
-      return [
-        {
-          kind: 'send',
-          packet: { type: PacketType.Puback, packetId: packet.packetId, reasonCode: code, properties: null },
-        },
-      ];
+      return [puback(packet.packetId, code, null)];
     case 2:
-      session.awaitingRel.add(packet.packetId);
-      return [pubrec(packet.packetId, code)];
+      ch.session!.addAwaitingRel(packet.packetId, Date.now());
+      return [pubrec(packet.packetId, code, null)];
   }
 }
 
-function pubrec(packetId: number, reasonCode: number): Action {
-  return { kind: 'send', packet: { type: PacketType.Pubrec, packetId, reasonCode, properties: null } };
+/**
+ * A publish `client.authorize` denied: not routed. 5.0 learns why (0x87); 3.x has no way to say
+ * it, so the acknowledgement is the usual one (the message is dropped all the same).
+ */
+function denied(ch: Channel, packet: PublishPacket, topic: string): readonly Action[] {
+  if (packet.qos === 0) return NO_ACTIONS;
+  const code = ch.v5 ? ReasonCode.NotAuthorized : ReasonCode.Success;
+  const reason = ch.reasonProperties(`not authorized to publish to ${topic}`);
+  return packet.qos === 1 ? [puback(packet.packetId, code, reason)] : [pubrec(packet.packetId, code, reason)];
+}
+
+function puback(packetId: number, reasonCode: number, properties: Properties | null): Action {
+  return { kind: 'send', packet: { type: PacketType.Puback, packetId, reasonCode, properties } };
+}
+
+function pubrec(packetId: number, reasonCode: number, properties: Properties | null): Action {
+  return { kind: 'send', packet: { type: PacketType.Pubrec, packetId, reasonCode, properties } };
 }
 
 export function handlePubrel(ch: Channel, packet: PubrelPacket): readonly Action[] {
-  const known = ch.session!.awaitingRel.delete(packet.packetId);
+  const known = ch.session!.release(packet.packetId);
   const reasonCode = known || !ch.v5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound;
+  const properties = known
+    ? null
+    : ch.reasonProperties('no QoS 2 message awaits release with this packet id');
   return [
     {
       kind: 'send',
-      packet: { type: PacketType.Pubcomp, packetId: packet.packetId, reasonCode, properties: null },
+      packet: { type: PacketType.Pubcomp, packetId: packet.packetId, reasonCode, properties },
     },
   ];
 }

@@ -1,14 +1,25 @@
 /**
  * SUBSCRIBE and UNSUBSCRIBE (sections 3.8 to 3.11). Each filter is answered on its own in the
- * SUBACK: granted QoS, or a failure (0x80 in 3.1.1; 0x8F, 0x9E, 0xA2, ... in 5.0), so one bad
- * filter does not cost the client its connection. Retained messages are sent after the SUBACK
- * according to Retain Handling [MQTT-3.3.1-9..11].
+ * SUBACK: granted QoS, or a failure (0x80 in 3.1.1; 0x87, 0x8F, 0x9E, 0xA2, ... in 5.0), so one
+ * bad filter does not cost the client its connection. Retained messages are sent after the
+ * SUBACK according to Retain Handling [MQTT-3.3.1-9..11], never for a shared subscription.
+ *
+ * A SUBSCRIBE goes in two steps. First every filter is checked (syntax, shared and wildcard
+ * subscriptions enabled, topic levels); then, if a `client.authorize` callback is registered,
+ * each filter that passed is put to it as `{ action: 'subscribe', topic, qos, retain: false }`,
+ * where `topic` is the filter without its `$share/<group>/` or `$queue/` prefix (as EMQX
+ * does), and a 'deny' becomes 0x87 Not Authorized (3.1.1: 0x80). The handler stays synchronous
+ * unless a callback returns a Promise; then the connection holds the packets that follow until
+ * the SUBACK is decided (see connection.ts). A callback that throws or rejects denies the filter
+ * (and is reported through the broker's onHookError): authorization fails closed.
  */
 
 import type { SubscriptionOptions } from '../../broker/types.js';
 import {
+  type ParsedFilter,
   PacketType,
   ProtocolError,
+  type QoS,
   ReasonCode,
   SubackFailure,
   type SubscribePacket,
@@ -16,12 +27,99 @@ import {
   hasWildcard,
   parseSubscriptionFilter,
   topicLevels,
-  type QoS,
 } from '../../protocol/index.js';
-import type { Action, RetainedRequest } from '../actions.js';
+import { type Action, ChannelState, NO_ACTIONS, type RetainedRequest } from '../actions.js';
 import type { Channel } from '../channel.js';
 
-export function handleSubscribe(ch: Channel, packet: SubscribePacket): readonly Action[] {
+type Verdict = 'allow' | 'deny';
+
+const ALLOW: Verdict = 'allow';
+
+export function handleSubscribe(
+  ch: Channel,
+  packet: SubscribePacket,
+): readonly Action[] | Promise<readonly Action[]> {
+  const subscriptions = packet.subscriptions;
+  const parsed: Array<ParsedFilter | null> = [];
+  // 0: may be granted; otherwise the 5.0 reason code of the refusal.
+  const failures: number[] = [];
+  for (const s of subscriptions) {
+    const p = parseSubscriptionFilter(s.topicFilter);
+    parsed.push(typeof p === 'string' ? null : p);
+    failures.push(typeof p === 'string' ? ReasonCode.TopicFilterInvalid : check(ch, p, s.noLocal));
+  }
+  const hooks = ch.broker.hooks;
+  if (!hooks.has('client.authorize')) return subscribeAll(ch, packet, parsed, failures);
+
+  const verdicts: Array<Verdict | Promise<Verdict>> = [];
+  let waiting = false;
+  for (let i = 0; i < subscriptions.length; i++) {
+    const p = parsed[i];
+    if (failures[i] !== 0 || p === null || p === undefined) {
+      verdicts.push(ALLOW); // refused already; not put to the callbacks
+      continue;
+    }
+    const verdict = authorize(ch, p.filter, subscriptions[i]!.qos);
+    if (verdict instanceof Promise) waiting = true;
+    verdicts.push(verdict);
+  }
+  if (!waiting) {
+    deny(failures, verdicts as Verdict[]);
+    return subscribeAll(ch, packet, parsed, failures);
+  }
+  return Promise.all(verdicts).then((settled) => {
+    // The connection may have gone while a callback was thinking: subscribe nothing then.
+    if (ch.state !== ChannelState.Connected) return NO_ACTIONS;
+    deny(failures, settled);
+    return subscribeAll(ch, packet, parsed, failures);
+  });
+}
+
+/** The checks that need no callback; returns 0 or the 5.0 reason code of the refusal. */
+function check(ch: Channel, p: ParsedFilter, noLocal: boolean): number {
+  const settings = ch.settings;
+  if (p.group !== null) {
+    if (ch.v5 && noLocal) {
+      throw new ProtocolError(ReasonCode.ProtocolError, 'No Local on a shared subscription', 'MQTT-3.8.3-4');
+    }
+    if (!settings.sharedSubscription) return ReasonCode.SharedSubscriptionsNotSupported;
+  }
+  if (!settings.wildcardSubscription && hasWildcard(p.filter)) {
+    return ReasonCode.WildcardSubscriptionsNotSupported;
+  }
+  if (topicLevels(p.filter) > settings.maxTopicLevels) return ReasonCode.TopicFilterInvalid;
+  return 0;
+}
+
+/** Asks the client.authorize chain about one filter; a failing callback denies. */
+function authorize(ch: Channel, topic: string, qos: QoS): Verdict | Promise<Verdict> {
+  const broker = ch.broker;
+  const request = { action: 'subscribe' as const, topic, qos, retain: false };
+  const failed = (error: unknown): Verdict => {
+    broker.options.onHookError?.('client.authorize', error);
+    return 'deny';
+  };
+  try {
+    const verdict = broker.hooks.foldMaybeAsync('client.authorize', ALLOW, ch.client!, request);
+    return verdict instanceof Promise ? verdict.catch(failed) : verdict;
+  } catch (error) {
+    return failed(error);
+  }
+}
+
+function deny(failures: number[], verdicts: readonly Verdict[]): void {
+  for (let i = 0; i < failures.length; i++) {
+    if (failures[i] === 0 && verdicts[i] === 'deny') failures[i] = ReasonCode.NotAuthorized;
+  }
+}
+
+/** Subscribes every filter not refused and builds the SUBACK and the retained request. */
+function subscribeAll(
+  ch: Channel,
+  packet: SubscribePacket,
+  parsed: ReadonlyArray<ParsedFilter | null>,
+  failures: readonly number[],
+): readonly Action[] {
   const session = ch.session!;
   const client = ch.client!;
   const settings = ch.settings;
@@ -30,30 +128,19 @@ export function handleSubscribe(ch: Channel, packet: SubscribePacket): readonly 
   const subscriptionId = packet.properties?.subscriptionIdentifiers?.[0] ?? 0;
   const codes: number[] = [];
   const retainedFor: RetainedRequest[] = [];
-  for (const s of packet.subscriptions) {
-    const parsed = parseSubscriptionFilter(s.topicFilter);
-    let failure = 0;
-    if (typeof parsed === 'string') failure = ReasonCode.TopicFilterInvalid;
-    else if (parsed.group !== null) {
-      if (v5 && s.noLocal) {
-        throw new ProtocolError(
-          ReasonCode.ProtocolError,
-          'No Local on a shared subscription',
-          'MQTT-3.8.3-4',
-        );
-      }
-      failure = ReasonCode.SharedSubscriptionsNotSupported; // arrives with the protocol issue
-    } else if (!settings.wildcardSubscription && hasWildcard(parsed.filter)) {
-      failure = ReasonCode.WildcardSubscriptionsNotSupported;
-    } else if (topicLevels(parsed.filter) > settings.maxTopicLevels) {
-      failure = ReasonCode.TopicFilterInvalid;
-    } else if (
+  const subscriptions = packet.subscriptions;
+  for (let i = 0; i < subscriptions.length; i++) {
+    const s = subscriptions[i]!;
+    const p = parsed[i];
+    let failure = failures[i] ?? ReasonCode.UnspecifiedError;
+    if (
+      failure === 0 &&
       session.subscriptions.size >= settings.maxSubscriptions &&
       !session.subscriptions.has(s.topicFilter)
     ) {
       failure = ReasonCode.QuotaExceeded;
     }
-    if (failure !== 0) {
+    if (failure !== 0 || p === null || p === undefined) {
       codes.push(v5 ? failure : SubackFailure);
       continue;
     }
@@ -64,11 +151,12 @@ export function handleSubscribe(ch: Channel, packet: SubscribePacket): readonly 
       retainAsPublished: s.retainAsPublished,
       retainHandling: s.retainHandling,
       subscriptionId,
-      shareGroup: null,
+      shareGroup: p.group,
     };
     const existed = broker.subscribe(session, s.topicFilter, options);
     codes.push(qos);
-    if (s.retainHandling === 0 || (s.retainHandling === 1 && !existed)) {
+    // Retained messages go to new non-shared subscriptions only (5.0 sections 3.3.1.3, 4.8.2).
+    if (p.group === null && (s.retainHandling === 0 || (s.retainHandling === 1 && !existed))) {
       retainedFor.push({ filter: s.topicFilter, options });
     }
     if (broker.hooks.has('session.subscribed'))

@@ -8,8 +8,8 @@
  * specification fixes (0 or 1 flags, non-zero maxima and aliases).
  */
 
-import { malformed, protocolError } from '../errors.js';
-import { PacketType, PropertyId } from './constants.js';
+import { malformed, ProtocolError, protocolError } from '../errors.js';
+import { PacketType, PropertyId, ReasonCode } from './constants.js';
 import type { Properties } from './packets.js';
 import type { Reader } from './reader.js';
 import { utf8Size, varintSize, type Writer } from './writer.js';
@@ -233,7 +233,13 @@ function readValue(r: Reader, d: PropertyDef, props: Properties, type: number): 
   }
   if (d.check !== null) {
     const problem = d.check(n);
-    if (problem !== null) throw protocolError(`${what} in ${ctx(type)} ${problem}`);
+    if (problem !== null) {
+      // Topic Alias 0 has its own reason code, 0x94 (section 3.3.4) [MQTT-3.3.2-8].
+      if (d.key === 'topicAlias') {
+        throw new ProtocolError(ReasonCode.TopicAliasInvalid, `${what} ${problem}`, 'MQTT-3.3.2-8');
+      }
+      throw protocolError(`${what} in ${ctx(type)} ${problem}`);
+    }
   }
   if (d.key === 'subscriptionIdentifiers') {
     if (props.subscriptionIdentifiers === undefined) props.subscriptionIdentifiers = [n];

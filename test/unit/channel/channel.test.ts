@@ -224,6 +224,8 @@ describe('channel: CONNECT', () => {
     assert.equal(connack.sessionPresent, false);
     assert.deepEqual(connack.properties, {
       maximumPacketSize: SETTINGS.maxPacketSize,
+      receiveMaximum: SETTINGS.receiveMaximum,
+      topicAliasMaximum: SETTINGS.maxTopicAlias,
       sharedSubscriptionAvailable: 0, // not available yet (section 3.2.2.3.17)
     });
     assert.deepEqual(actions[1], { kind: 'attach' });
@@ -501,14 +503,14 @@ describe('channel: PUBLISH from the client', () => {
       assert.deepEqual(ch.handleIn(ack(PacketType.Pubrel, 9)), [
         { kind: 'send', packet: { type: PacketType.Pubcomp, packetId: 9, reasonCode: 0, properties: null } },
       ]);
-      assert.equal(ch.session?.awaitingRel.size, 0);
+      assert.equal(ch.session?.awaitingRelCount, 0);
       // Released: the id may be used for a new message, which is routed again.
       ch.handleIn(publish('t', 'twice', 2, { packetId: 9 }));
       assert.deepEqual(routed, ['once', 'twice']);
     });
   }
 
-  test('5.0: PUBREL for an unknown id gets PUBCOMP 0x92; 3.1.1 PUBCOMP', async () => {
+  test('5.0: PUBREL for an unknown id gets PUBCOMP 0x92 with a Reason String; 3.1.1 PUBCOMP', async () => {
     const v5 = await connected(V5);
     assert.deepEqual(v5.ch.handleIn(ack(PacketType.Pubrel, 4)), [
       {
@@ -517,7 +519,7 @@ describe('channel: PUBLISH from the client', () => {
           type: PacketType.Pubcomp,
           packetId: 4,
           reasonCode: ReasonCode.PacketIdentifierNotFound,
-          properties: null,
+          properties: { reasonString: 'no QoS 2 message awaits release with this packet id' },
         },
       },
     ]);
@@ -778,11 +780,15 @@ describe('channel: actionsForError', () => {
     ]);
   });
 
-  test('5.0, connected: a PUBLISH with a Topic Alias (none advertised) gets DISCONNECT 0x94 on the wire', async () => {
-    const c = await client(makeBroker(), connect(V5));
+  test('5.0, connected: a PUBLISH with a Topic Alias (none advertised) gets DISCONNECT 0x94 on the wire [MQTT-3.2.2-18]', async () => {
+    const c = await client(makeBroker(), connect(V5), { ...SETTINGS, maxTopicAlias: 0 });
     c.send(publish('t', 'x', 0, { properties: { topicAlias: 1 } }));
     assert.deepEqual(c.take(), [
-      { type: PacketType.Disconnect, reasonCode: ReasonCode.TopicAliasInvalid, properties: null },
+      {
+        type: PacketType.Disconnect,
+        reasonCode: ReasonCode.TopicAliasInvalid,
+        properties: { reasonString: 'Topic Alias 1 is above the Topic Alias Maximum 0 [MQTT-3.3.2-9]' },
+      },
     ]);
     assert.equal(c.link.ended, true);
   });

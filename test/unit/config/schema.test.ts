@@ -61,6 +61,7 @@ describe('defaults (nothing configured)', () => {
       keepalive_multiplier: 1.5,
       server_keepalive: Number.POSITIVE_INFINITY,
       max_inflight: 32,
+      receive_maximum: 32,
       retry_interval: 30 * SECOND,
       max_awaiting_rel: 100,
       await_rel_timeout: 300 * SECOND,
@@ -90,6 +91,7 @@ describe('defaults (nothing configured)', () => {
         client_subscribed: false,
         client_unsubscribed: false,
       },
+      subscribe_allow_hosts: ['127.0.0.1', '::1', '::ffff:127.0.0.1'],
     });
     assert.deepEqual(config.retainer, {
       enable: true,

@@ -667,10 +667,11 @@ cases('properties', [
     ...protocol(),
   },
   {
-    name: 'Topic Alias 0 is a protocol error',
+    name: '[MQTT-3.3.2-8] Topic Alias 0 is a protocol error with reason code 0x94 (topic alias invalid)',
     version: 5,
     bytes: publish5('23 0000'),
-    ...protocol(),
+    reasonCode: ReasonCode.TopicAliasInvalid,
+    specId: 'MQTT-3.3.2-8',
   },
   {
     name: 'Subscription Identifier 0 is a protocol error (SUBSCRIBE)',
