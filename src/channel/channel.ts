@@ -120,7 +120,11 @@ export class Channel implements Outlet, LiveChannel {
       }
       return handleConnect(this, packet);
     }
-    if (this.state === ChannelState.Connecting) return this.handleAuthenticating(packet);
+    if (this.state === ChannelState.Connecting) {
+      // Only an enhanced authentication exchange takes packets before the CONNACK; otherwise the
+      // connection holds them back while CONNECT is pending.
+      return this.authMethod !== null ? this.handleAuthenticating(packet) : NO_ACTIONS;
+    }
     if (this.state !== ChannelState.Connected) return NO_ACTIONS;
     switch (packet.type) {
       case PacketType.Publish:
@@ -281,8 +285,7 @@ export class Channel implements Outlet, LiveChannel {
     for (const { filter, options } of requests) {
       const subIds = options.subscriptionId === 0 ? null : [options.subscriptionId];
       for (const message of this.broker.retainedMatching(filter)) {
-        const qos = (session.upgradeQos ? options.qos : Math.min(options.qos, message.qos)) as QoS;
-        session.deliver(message, qos, true, subIds);
+        session.deliver(message, session.deliveryQos(options.qos, message.qos), true, subIds);
       }
     }
   }

@@ -225,7 +225,7 @@ export class Session {
     // A new network connection: its Receive Maximum count starts from zero (section 3.3.4).
     this.generation++;
     this.receivingCount = 0;
-    this.resend(outlet, Date.now(), 0);
+    this.resend(outlet, Date.now(), Number.NEGATIVE_INFINITY); // all of them, whatever the clock says
     this.drain();
   }
 

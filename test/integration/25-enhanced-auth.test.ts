@@ -169,6 +169,30 @@ describe('25 enhanced authentication', () => {
       }
     });
 
+    test('a callback that throws or rejects fails the authentication: CONNACK 0x87', async () => {
+      const failing = await startBroker();
+      const reported: unknown[] = [];
+      try {
+        failing.aviary.broker.options.onHookError = (_hook, error) => reported.push(error);
+        failing.aviary.hooks.add('client.enhanced_auth', (_acc, _client, step) => {
+          if (step.method === 'sync') throw new Error('auth backend down');
+          return Promise.reject(new Error('auth backend down too'));
+        });
+        for (const method of ['sync', 'async']) {
+          const { raw, connack } = await rawOpen(failing.port, {
+            clientId: `ea-throw-${method}`,
+            props: [prop.authenticationMethod(method)],
+          });
+          assert.equal(connack.reasonCode, ReasonCode.NotAuthorized);
+          await raw.expectClose();
+        }
+        assert.equal(reported.length, 2);
+      } finally {
+        await closeClients();
+        await failing.close();
+      }
+    });
+
     test('a method that succeeds in one step: CONNACK 0x00 with the method and no AUTH [MQTT-4.12.0-5]', async () => {
       const seen: string[] = [];
       const password = (): undefined => {

@@ -6,7 +6,8 @@
  * String on the error acks and DISCONNECTs where the reason code alone says little; with 0 it
  * sends none on anything but PUBLISH, CONNACK and DISCONNECT [MQTT-3.1.2-29] (and, being asked
  * for quiet, none on those either). A Reason String never makes a packet exceed the client's
- * Maximum Packet Size [MQTT-3.7.2-2]. Response Information (mqtt.response_information) goes in the
+ * Maximum Packet Size [MQTT-3.7.2-2]. An internal error ends a connection with DISCONNECT 0x80.
+ * Response Information (mqtt.response_information) goes in the
  * CONNACK only to a client that asks for it [MQTT-3.1.2-28].
  */
 
@@ -65,6 +66,29 @@ describe('26 problem and response information', () => {
         if (rpi === 1) assert.match(disconnect.properties?.reasonString ?? '', /Receive Maximum \(1\)/);
         else assert.equal(disconnect.properties, null);
         await raw.expectClose();
+      }
+    });
+
+    test('an internal error ends a 5.0 connection with DISCONNECT 0x80, not a bare close [MQTT-4.13.2-1]', async () => {
+      const buggy = await startBroker();
+      try {
+        buggy.aviary.hooks.add('message.publish', (m) => {
+          if (m?.topic === 'bug/t') throw new Error('a plugin bug');
+          return undefined;
+        });
+        const raw = await rawOk(buggy.port, { clientId: 'bug' });
+        raw.send(publishFrame({ topic: 'bug/t', props: [] }));
+        assert.deepEqual(await raw.readPacket(), {
+          type: PacketType.Disconnect,
+          reasonCode: ReasonCode.UnspecifiedError,
+          properties: { reasonString: 'internal error' },
+        });
+        await raw.expectClose();
+        // The broker goes on serving.
+        await rawOk(buggy.port, { clientId: 'bug-after' });
+      } finally {
+        await closeClients();
+        await buggy.close();
       }
     });
 

@@ -22,8 +22,9 @@
  * whose CONNECT had no method [MQTT-4.12.0-7], an AUTH with another method [MQTT-4.12.0-5], an
  * AUTH 0x18 when no exchange is in progress, AUTH 0x19 during one, AUTH 0x00 from a client.
  *
- * The CONNECT-time exchange lives in connect.ts (it ends in the CONNACK); this file holds what
- * both phases share and the re-authentication after the CONNACK. The hook may answer
+ * A callback that throws or rejects counts as 'failure'. The CONNECT-time exchange lives in
+ * connect.ts (it ends in the CONNACK); this file holds what both phases share and the
+ * re-authentication after the CONNACK. The hook may answer
  * asynchronously: a step then returns a Promise and the connection holds later packets until it
  * settles, so their order is kept.
  */
@@ -34,8 +35,13 @@ import { type Action, ChannelState, ExplainedError } from '../actions.js';
 import type { Channel } from '../channel.js';
 
 const IGNORE: EnhancedAuthResult = Object.freeze({ result: 'ignore' });
+const FAILURE: EnhancedAuthResult = Object.freeze({ result: 'failure' });
 
-/** Asks the `client.enhanced_auth` hook for one step; synchronous when every callback is. */
+/**
+ * Asks the `client.enhanced_auth` hook for one step; synchronous when every callback is. A
+ * callback that throws or rejects fails the authentication (and is reported through the
+ * broker's onHookError).
+ */
 export function authStep(
   ch: Channel,
   phase: EnhancedAuthStep['phase'],
@@ -49,7 +55,16 @@ export function authStep(
     data: data === null ? null : Buffer.from(data),
     phase,
   };
-  return hooks.foldMaybeAsync('client.enhanced_auth', IGNORE, ch.client!, step);
+  const failed = (error: unknown): EnhancedAuthResult => {
+    ch.broker.options.onHookError?.('client.enhanced_auth', error);
+    return FAILURE;
+  };
+  try {
+    const result = hooks.foldMaybeAsync('client.enhanced_auth', IGNORE, ch.client!, step);
+    return result instanceof Promise ? result.catch(failed) : result;
+  } catch (error) {
+    return failed(error);
+  }
 }
 
 /** An AUTH packet from the server, always with the connection's method [MQTT-4.12.0-5]. */

@@ -57,6 +57,13 @@ export function handlePublish(
   let topic = packet.topic;
   let properties = packet.properties;
   if (properties !== null) {
+    if (properties.subscriptionIdentifiers !== undefined) {
+      throw new ExplainedError(
+        ReasonCode.ProtocolError,
+        'a PUBLISH from a client carries a Subscription Identifier',
+        'MQTT-3.3.4-6',
+      );
+    }
     const alias = properties.topicAlias;
     if (alias !== undefined) topic = resolveAlias(ch, alias, topic);
     properties = forwardable(properties);
@@ -196,10 +203,11 @@ export function handlePubrel(ch: Channel, packet: PubrelPacket): readonly Action
 
 /**
  * The properties a server forwards: everything but the Topic Alias, which is per connection
- * [MQTT-3.3.2-7], and Subscription Identifiers, which the server sets per subscription.
+ * [MQTT-3.3.2-7]. (Subscription Identifiers, which the server sets per subscription, were refused
+ * above.)
  */
 function forwardable(p: Properties): Properties | null {
-  if (p.topicAlias === undefined && p.subscriptionIdentifiers === undefined) return p;
-  const { topicAlias: _alias, subscriptionIdentifiers: _ids, ...rest } = p;
+  if (p.topicAlias === undefined) return p;
+  const { topicAlias: _alias, ...rest } = p;
   return Object.keys(rest).length === 0 ? null : rest;
 }

@@ -529,6 +529,14 @@ describe('channel: PUBLISH from the client', () => {
     ]);
   });
 
+  test('5.0: a PUBLISH with a Subscription Identifier is a protocol error [MQTT-3.3.4-6]', async () => {
+    const { ch } = await connected(V5);
+    assert.throws(
+      () => ch.handleIn(publish('t', 'x', 0, { properties: { subscriptionIdentifiers: [3] } })),
+      isProtocolError(ReasonCode.ProtocolError, 'MQTT-3.3.4-6'),
+    );
+  });
+
   test('PINGREQ -> PINGRESP', async () => {
     const { ch } = await connected(V4);
     assert.deepEqual(ch.handleIn(PINGREQ), [{ kind: 'send', packet: { type: PacketType.Pingresp } }]);
