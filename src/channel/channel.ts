@@ -316,9 +316,11 @@ export class Channel implements Outlet, LiveChannel {
     let left = 0;
     if (expiry !== undefined) {
       // Expired messages are not delivered [MQTT-3.3.2-5]; the rest carry the interval left
-      // when sent, not when received [MQTT-3.3.2-6].
+      // when sent, not when received [MQTT-3.3.2-6]. A QoS 2 PUBLISH already sent is resent
+      // whatever its age [MQTT-4.3.3-7] (with what is left, at least 0).
       left = expiry - Math.floor((Date.now() - message.timestamp) / 1000);
-      if (left <= 0) {
+      if (left <= 0 && dup && qos === 2) left = 0;
+      else if (left <= 0) {
         this.broker.metrics.messagesDropped++;
         this.broker.metrics.messagesDroppedExpired++;
         if (packetId !== 0) this.session?.complete(packetId);

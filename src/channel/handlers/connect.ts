@@ -14,7 +14,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { Broker } from '../../broker/broker.js';
-import type { EnhancedAuthResult } from '../../broker/hooks.js';
+import type { AuthResult, EnhancedAuthResult } from '../../broker/hooks.js';
 import { ownWill, publishWill } from '../../broker/wills.js';
 import {
   type AuthPacket,
@@ -106,7 +106,17 @@ export async function handleConnect(ch: Channel, packet: ConnectPacket): Promise
     return afterConnectAuth(ch, result);
   }
   if (hooks.has('client.authenticate')) {
-    const auth = await hooks.foldAsync('client.authenticate', { result: 'ignore' }, client, packet.password);
+    let auth: AuthResult;
+    try {
+      auth = await hooks.foldAsync('client.authenticate', { result: 'ignore' }, client, packet.password);
+    } catch (error) {
+      // A provider that fails (its database is down) refuses rather than lets in: 0x88 Server
+      // unavailable (3.1.1: 0x03), reported through onHookError.
+      ch.broker.options.onHookError?.('client.authenticate', error);
+      if (ch.state !== ChannelState.Connecting) return [];
+      ch.broker.metrics.clientAuthFailure++;
+      return refuse(ch, ReasonCode.ServerUnavailable, 'authenticate_failed');
+    }
     if (ch.state !== ChannelState.Connecting) return []; // the connection went away meanwhile
     if (auth.result === 'deny') {
       ch.broker.metrics.clientAuthFailure++;

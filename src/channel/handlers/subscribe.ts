@@ -14,6 +14,7 @@
  * (and is reported through the broker's onHookError): authorization fails closed.
  */
 
+import { authorize, type Verdict } from '../../broker/authorize.js';
 import type { SubscriptionOptions } from '../../broker/types.js';
 import {
   type ParsedFilter,
@@ -30,8 +31,6 @@ import {
 } from '../../protocol/index.js';
 import { type Action, ChannelState, NO_ACTIONS, type RetainedRequest } from '../actions.js';
 import type { Channel } from '../channel.js';
-
-type Verdict = 'allow' | 'deny';
 
 const ALLOW: Verdict = 'allow';
 
@@ -59,7 +58,13 @@ export function handleSubscribe(
       verdicts.push(ALLOW); // refused already; not put to the callbacks
       continue;
     }
-    const verdict = authorize(ch, p.filter, subscriptions[i]!.qos);
+    const request = {
+      action: 'subscribe' as const,
+      topic: p.filter,
+      qos: subscriptions[i]!.qos,
+      retain: false,
+    };
+    const verdict = authorize(ch.broker, ch.client!, request);
     if (verdict instanceof Promise) waiting = true;
     verdicts.push(verdict);
   }
@@ -89,22 +94,6 @@ function check(ch: Channel, p: ParsedFilter, noLocal: boolean): number {
   }
   if (topicLevels(p.filter) > settings.maxTopicLevels) return ReasonCode.TopicFilterInvalid;
   return 0;
-}
-
-/** Asks the client.authorize chain about one filter; a failing callback denies. */
-function authorize(ch: Channel, topic: string, qos: QoS): Verdict | Promise<Verdict> {
-  const broker = ch.broker;
-  const request = { action: 'subscribe' as const, topic, qos, retain: false };
-  const failed = (error: unknown): Verdict => {
-    broker.options.onHookError?.('client.authorize', error);
-    return 'deny';
-  };
-  try {
-    const verdict = broker.hooks.foldMaybeAsync('client.authorize', ALLOW, ch.client!, request);
-    return verdict instanceof Promise ? verdict.catch(failed) : verdict;
-  } catch (error) {
-    return failed(error);
-  }
 }
 
 function deny(failures: number[], verdicts: readonly Verdict[]): void {
