@@ -56,6 +56,26 @@ import { isSysTopic, Metrics } from './metrics.js';
 import type { ClientInfo, SubscriptionOptions } from './types.js';
 import { PendingWills, publishWill } from './wills.js';
 
+export interface RetainerLimits {
+  /** Larger payloads are delivered but not retained (`retainer.max_payload_size`). */
+  maxPayloadSize: number;
+  /** A new retained topic beyond this many is not retained (`retainer.max_retained_messages`). */
+  maxRetainedMessages: number;
+  /**
+   * Milliseconds a retained message without its own Message Expiry Interval is kept
+   * (`retainer.msg_expiry_interval`); Infinity for ever.
+   */
+  msgExpiryInterval: number;
+}
+
+const SYS_PREFIX = '$SYS/';
+
+const NO_RETAINER_LIMITS: RetainerLimits = {
+  maxPayloadSize: Number.POSITIVE_INFINITY,
+  maxRetainedMessages: Number.POSITIVE_INFINITY,
+  msgExpiryInterval: Number.POSITIVE_INFINITY,
+};
+
 /** Broker.publish's answer when a message.publish hook took the message (returned null). */
 export const CONSUMED = -1;
 
@@ -69,6 +89,8 @@ export interface BrokerOptions {
   /** Entries of the topic match cache (0 disables it). */
   matchCacheSize?: number;
   retainAvailable: boolean;
+  /** Limits of the retained store (EMQX's `retainer.*`); all optional, Infinity/0 = none. */
+  retainer?: RetainerLimits;
   /** Where retained messages are kept (chosen by main.ts). */
   retained: RetainedStore<Message>;
   /** Called when a hook callback throws. */
@@ -184,6 +206,8 @@ export class Broker {
   private scratch: Array<Subscriber | MergedCopy> | null = [];
 
   private readonly retained: RetainedStore<Message>;
+  /** Retained topics that count toward retainer.max_retained_messages (all but $SYS). */
+  private limitedRetained = 0;
 
   constructor(readonly options: BrokerOptions) {
     this.retained = options.retained;
@@ -500,14 +524,50 @@ export class Broker {
 
   /** Stores, replaces or (empty payload) deletes the retained message of a topic [MQTT-3.3.1-5..7]. */
   private retain(message: Message, counted: boolean): void {
-    if (message.payload.length === 0) this.retained.delete(message.topic);
-    else this.retained.set(message.topic, message.own());
+    const limits = this.options.retainer ?? NO_RETAINER_LIMITS;
+    const topic = message.topic;
+    const sys = topic.startsWith(SYS_PREFIX); // the broker's $SYS topics are not held to the limits
+    if (message.payload.length === 0) {
+      this.dropRetained(topic);
+    } else if (!sys && message.payload.length > limits.maxPayloadSize) {
+      // Too large to keep: delivered to current subscribers, not retained (EMQX's retainer).
+      this.metrics.retainedDroppedTooLarge++;
+      return;
+    } else {
+      const isNew = this.retained.get(topic) === undefined;
+      if (isNew && !sys) {
+        if (this.limitedRetained >= limits.maxRetainedMessages) {
+          this.metrics.retainedDroppedFull++;
+          return;
+        }
+        this.limitedRetained++;
+      }
+      this.retained.set(topic, message.own());
+    }
     if (counted) this.metrics.messagesRetained++;
   }
 
-  /** Retained messages matching a filter. */
-  retainedMatching(filter: string): Iterable<Message> {
-    return this.retained.match(filter);
+  private dropRetained(topic: string): void {
+    if (this.retained.delete(topic) && !topic.startsWith(SYS_PREFIX)) this.limitedRetained--;
+  }
+
+  /**
+   * Retained messages matching a filter, leaving out (and removing) those past their Message
+   * Expiry Interval or `retainer.msg_expiry_interval` [MQTT-3.3.2-5].
+   */
+  *retainedMatching(filter: string): Iterable<Message> {
+    const now = Date.now();
+    const defaultExpiry = (this.options.retainer ?? NO_RETAINER_LIMITS).msgExpiryInterval;
+    let expired: Message[] | null = null;
+    for (const message of this.retained.match(filter)) {
+      const own = message.properties?.messageExpiryInterval;
+      const ttl = own !== undefined ? own * 1000 : defaultExpiry;
+      if (now - message.timestamp >= ttl) (expired ??= []).push(message);
+      else yield message;
+    }
+    if (expired !== null) {
+      for (const m of expired) if (this.retained.get(m.topic) === m) this.dropRetained(m.topic);
+    }
   }
 
   /** Messages the broker itself publishes ($SYS, the HTTP API). */

@@ -97,6 +97,9 @@ export class Metrics {
   messagesDropped = 0;
   messagesDroppedNoSubscribers = 0;
   messagesRetained = 0;
+  /** Retained messages not kept: payload over retainer.max_payload_size / store full. */
+  retainedDroppedTooLarge = 0;
+  retainedDroppedFull = 0;
   /** Messages taken for delayed publish ($delayed/<seconds>/<topic>, src/broker/delayed.ts). */
   messagesDelayed = 0;
   messagesDelivered = 0;
@@ -321,6 +324,8 @@ export class Metrics {
       'messages.dropped': this.messagesDropped,
       'messages.dropped.no_subscribers': this.messagesDroppedNoSubscribers,
       'messages.retained': this.messagesRetained,
+      'retained.dropped.too_large': this.retainedDroppedTooLarge,
+      'retained.dropped.full': this.retainedDroppedFull,
       'messages.delayed': this.messagesDelayed,
       'messages.delivered': this.messagesDelivered,
       'messages.acked': this.messagesAcked,

@@ -28,6 +28,8 @@ export interface ChannelSettings {
   maxSubscriptions: number;
   /** Text returned as Response Information when a 5.0 client asks; '' for none. */
   responseInformation: string;
+  /** Replace the client id with the user name when there is one (`mqtt.use_username_as_clientid`). */
+  useUsernameAsClientId: boolean;
   /** Topic Alias Maximum advertised to 5.0 clients: aliases they may set (0: none). */
   maxTopicAlias: number;
   /** Receive Maximum advertised to 5.0 clients and enforced (DISCONNECT 0x93). */
@@ -57,6 +59,7 @@ export const DEFAULT_CHANNEL_SETTINGS: ChannelSettings = {
   maxAwaitingRel: 100,
   maxSubscriptions: Number.POSITIVE_INFINITY,
   responseInformation: '',
+  useUsernameAsClientId: false,
   maxTopicAlias: 65_535,
   receiveMaximum: 32,
   retryInterval: 30_000,

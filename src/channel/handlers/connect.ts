@@ -75,6 +75,11 @@ export async function handleConnect(ch: Channel, packet: ConnectPacket): Promise
   // Client identifier [MQTT-3.1.3-5..8].
   let clientId = packet.clientId;
   let assigned = false;
+  if (settings.useUsernameAsClientId && packet.username !== null && packet.username !== '') {
+    // EMQX's mqtt.use_username_as_clientid; a 5.0 client is told its new id in the CONNACK.
+    assigned = packet.username !== clientId;
+    clientId = packet.username;
+  }
   if (clientId.length === 0) {
     const mayAssign = v5 || (packet.protocolVersion === ProtocolVersion.V4 && packet.clean);
     if (!mayAssign) return refuse(ch, ReasonCode.ClientIdentifierNotValid, 'client_id_rejected');

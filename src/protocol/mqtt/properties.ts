@@ -9,6 +9,7 @@
  */
 
 import { malformed, ProtocolError, protocolError } from '../errors.js';
+import { topicNameProblem } from '../topic.js';
 import { PacketType, PropertyId, ReasonCode } from './constants.js';
 import type { Properties } from './packets.js';
 import type { Reader } from './reader.js';
@@ -217,9 +218,16 @@ function readValue(r: Reader, d: PropertyDef, props: Properties, type: number): 
     case 'varint':
       n = r.varint(what);
       break;
-    case 'string':
-      (props as Record<string, unknown>)[d.key] = r.utf8(what);
+    case 'string': {
+      const s = r.utf8(what);
+      // A Response Topic is a topic name: no wildcards, not empty [MQTT-3.3.2-14].
+      if (d.key === 'responseTopic') {
+        const problem = topicNameProblem(s);
+        if (problem !== null) throw protocolError(`${what}: ${problem}`, 'MQTT-3.3.2-14');
+      }
+      (props as Record<string, unknown>)[d.key] = s;
       return;
+    }
     case 'binary':
       (props as Record<string, unknown>)[d.key] = r.binary(what);
       return;

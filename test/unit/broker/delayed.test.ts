@@ -21,7 +21,8 @@ import { MemoryDelayedStore } from '../../../src/persistence/memory/delayed.js';
 import { MemoryRetainedStore } from '../../../src/persistence/memory/retained.js';
 import { MAX_DELAY_SECONDS, type QoS } from '../../../src/protocol/index.js';
 
-const T0 = 1_700_000_000_000;
+// The fake clock starts at the real time: the broker checks retained expiry against Date.now().
+const T0 = Date.now();
 /** Below every other callback in these tests: it sees what Broker.publish goes on to route. */
 const RECORDER_PRIORITY = -1000;
 const SECOND = 1000;
