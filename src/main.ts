@@ -223,6 +223,7 @@ export function channelSettings(m: MqttConfig): ChannelSettings {
     retainAvailable: m.retain_available,
     wildcardSubscription: m.wildcard_subscription,
     sharedSubscription: m.shared_subscription,
+    exclusiveSubscription: m.exclusive_subscription,
     maxTopicLevels: m.max_topic_levels,
     keepaliveMultiplier: m.keepalive_multiplier,
     serverKeepalive: Number.isFinite(m.server_keepalive) ? m.server_keepalive : null,
@@ -240,5 +241,6 @@ export function channelSettings(m: MqttConfig): ChannelSettings {
     awaitRelTimeout: m.await_rel_timeout,
     upgradeQos: m.upgrade_qos,
     ignoreLoopDeliver: m.ignore_loop_deliver,
+    strictMode: m.strict_mode,
   };
 }

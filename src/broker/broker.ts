@@ -197,6 +197,12 @@ export class Broker {
   private readonly routesOf = new WeakMap<Session, SessionRoutes>();
   /** Share groups by groupKey(name, filter). */
   private readonly groups = new Map<string, SharedGroup<Subscriber>>();
+  /**
+   * Exclusive subscriptions (EMQX's `$exclusive/<filter>`): the session holding each filter.
+   * Freed by the holder's unsubscribe or the end of its session (discarded or expired), not by
+   * a mere disconnect of a session that persists.
+   */
+  private readonly exclusive = new Map<string, Session>();
   private readonly sharedStrategy: SharedStrategy;
   private subscriptions = 0;
   private sharedSubscriptions = 0;
@@ -302,6 +308,9 @@ export class Broker {
   }
 
   private discardSession(session: Session): void {
+    if (this.exclusive.size > 0) {
+      for (const [filter, holder] of this.exclusive) if (holder === session) this.exclusive.delete(filter);
+    }
     const routes = this.routesOf.get(session);
     if (routes !== undefined) for (const sub of routes.byFilter.values()) this.removeRoute(routes, sub);
     this.routesOf.delete(session);
@@ -353,8 +362,27 @@ export class Broker {
     return false;
   }
 
+  /**
+   * Claims the exclusive subscription of `filter` (without its `$exclusive/` prefix) for
+   * `session`: true if it was free or is already this session's, false if another holds it.
+   * The caller then subscribes the session to `filter` as usual.
+   */
+  claimExclusive(session: Session, filter: string): boolean {
+    const holder = this.exclusive.get(filter);
+    if (holder !== undefined) return holder === session;
+    this.exclusive.set(filter, session);
+    return true;
+  }
+
+  /** The client id holding the exclusive subscription of `filter`, or null. */
+  exclusiveHolder(filter: string): string | null {
+    return this.exclusive.get(filter)?.clientId ?? null;
+  }
+
   unsubscribe(session: Session, filter: string): boolean {
     filter = canonicalFilter(filter);
+    // Unsubscribing the filter frees its exclusive subscription if this session holds it.
+    if (this.exclusive.size > 0 && this.exclusive.get(filter) === session) this.exclusive.delete(filter);
     const routes = this.routesOf.get(session);
     const sub = routes?.byFilter.get(filter);
     session.unsubscribe(filter);

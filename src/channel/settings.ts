@@ -14,6 +14,8 @@ export interface ChannelSettings {
   retainAvailable: boolean;
   wildcardSubscription: boolean;
   sharedSubscription: boolean;
+  /** Allow `$exclusive/<filter>` (EMQX `mqtt.exclusive_subscription`); else SUBACK 0x8F. */
+  exclusiveSubscription: boolean;
   maxTopicLevels: number;
   /** Keep alive timeout = keepalive x this [MQTT-3.1.2-22 (3.1.1: 1.5)]. */
   keepaliveMultiplier: number;
@@ -42,6 +44,11 @@ export interface ChannelSettings {
   upgradeQos: boolean;
   /** Do not deliver a 3.x client's own messages back to it (EMQX ignore_loop_deliver). */
   ignoreLoopDeliver: boolean;
+  /**
+   * Extra validation (EMQX `mqtt.strict_mode`): a 5.0 PUBLISH whose Payload Format Indicator
+   * says UTF-8 must carry well-formed UTF-8 (else 0x99, see handlers/publish.ts).
+   */
+  strictMode: boolean;
 }
 
 export const DEFAULT_CHANNEL_SETTINGS: ChannelSettings = {
@@ -51,6 +58,7 @@ export const DEFAULT_CHANNEL_SETTINGS: ChannelSettings = {
   retainAvailable: true,
   wildcardSubscription: true,
   sharedSubscription: false,
+  exclusiveSubscription: false,
   maxTopicLevels: 128,
   keepaliveMultiplier: 1.5,
   serverKeepalive: null,
@@ -66,4 +74,5 @@ export const DEFAULT_CHANNEL_SETTINGS: ChannelSettings = {
   awaitRelTimeout: 300_000,
   upgradeQos: false,
   ignoreLoopDeliver: false,
+  strictMode: false,
 };

@@ -8,7 +8,8 @@
  * Besides the plain syntax this module parses the prefixes the broker gives meaning to:
  * `$share/<group>/<filter>` and `$queue/<filter>` (shared subscriptions, MQTT 5.0 4.8.2, and
  * EMQX's older `$queue` form), and `$delayed/<seconds>/<topic>` (EMQX's delayed publish; `$delay`
- * is accepted too). Topics starting with `$` are not matched by a filter starting with a
+ * is accepted too), and `$exclusive/<filter>` (EMQX's exclusive subscription: an ordinary
+ * subscription to `<filter>` that one session at a time may hold). Topics starting with `$` are not matched by a filter starting with a
  * wildcard [MQTT-4.7.2-1]; that rule lives in routing, which imports only this module.
  */
 
@@ -83,6 +84,27 @@ export function parseSubscriptionFilter(raw: string): ParsedFilter | string {
   }
   const problem = topicFilterProblem(raw);
   return problem ?? { filter: raw, group: null };
+}
+
+/** The prefix of an exclusive subscription (EMQX): `$exclusive/<filter>`. */
+export const EXCLUSIVE_PREFIX = '$exclusive/';
+
+/**
+ * The filter of `$exclusive/<filter>`: null when `raw` has no such prefix, a problem string
+ * when the rest is not a valid topic filter or is itself a shared (`$share/`, `$queue/`) or
+ * exclusive one: an exclusive subscription is held by one session, a share by a group.
+ */
+export function parseExclusiveFilter(raw: string): string | { filter: string } | null {
+  if (!raw.startsWith(EXCLUSIVE_PREFIX)) return null;
+  const filter = raw.slice(EXCLUSIVE_PREFIX.length);
+  if (
+    filter.startsWith(SHARE_PREFIX) ||
+    filter.startsWith(QUEUE_PREFIX) ||
+    filter.startsWith(EXCLUSIVE_PREFIX)
+  ) {
+    return 'an exclusive subscription cannot be shared or nested: $exclusive/<filter>';
+  }
+  return topicFilterProblem(filter) ?? { filter };
 }
 
 export interface DelayedTopic {

@@ -18,7 +18,17 @@
  * An authorization callback that answers asynchronously makes this handler return a Promise;
  * the connection holds the packets that follow until it settles, so their order is kept. A
  * callback that throws or rejects denies (authorization fails closed, authorize.ts).
+ *
+ * Strict mode (`mqtt.strict_mode`, off by default: one boolean test then). A 5.0 PUBLISH whose
+ * Payload Format Indicator is 1 promises well-formed UTF-8; "the receiver MAY validate that the
+ * Payload is of the format indicated, and if it is not send a PUBACK, PUBREC, or DISCONNECT with
+ * Reason Code of 0x99" (5.0 section 3.3.2.3.2). In strict mode we do: QoS 1 gets PUBACK 0x99,
+ * QoS 2 PUBREC 0x99 (the connection stays), and QoS 0, which has no acknowledgement to carry the
+ * code, gets DISCONNECT 0x99, the one way the specification gives to tell the client. The
+ * message is not routed, nor retained.
  */
+
+import { isUtf8 } from 'node:buffer';
 
 import { authorize } from '../../broker/authorize.js';
 import { Message } from '../../broker/message.js';
@@ -91,6 +101,10 @@ export function handlePublish(
       }
       throw new ProtocolError(ReasonCode.QuotaExceeded, 'too many QoS 2 messages awaiting release');
     }
+  }
+
+  if (settings.strictMode && properties !== null && properties.payloadFormatIndicator === 1) {
+    if (!isUtf8(packet.payload)) return invalidPayload(ch, packet);
   }
 
   const broker = ch.broker;
@@ -176,6 +190,18 @@ function denied(ch: Channel, packet: PublishPacket, topic: string): readonly Act
   if (packet.qos === 0) return NO_ACTIONS;
   const code = ch.v5 ? ReasonCode.NotAuthorized : ReasonCode.Success;
   const reason = ch.reasonProperties(`not authorized to publish to ${topic}`);
+  return packet.qos === 1 ? [puback(packet.packetId, code, reason)] : [pubrec(packet.packetId, code, reason)];
+}
+
+/**
+ * Strict mode: the payload is not the UTF-8 its Payload Format Indicator announced (5.0 section
+ * 3.3.2.3.2): not routed; 0x99 in the PUBACK / PUBREC, or a DISCONNECT 0x99 for QoS 0.
+ */
+function invalidPayload(ch: Channel, packet: PublishPacket): readonly Action[] {
+  const why = 'the payload is not well-formed UTF-8 though its Payload Format Indicator is 1';
+  if (packet.qos === 0) throw new ExplainedError(ReasonCode.PayloadFormatInvalid, why);
+  const reason = ch.reasonProperties(why);
+  const code = ReasonCode.PayloadFormatInvalid;
   return packet.qos === 1 ? [puback(packet.packetId, code, reason)] : [pubrec(packet.packetId, code, reason)];
 }
 

@@ -12,6 +12,15 @@
  * unless a callback returns a Promise; then the connection holds the packets that follow until
  * the SUBACK is decided (see connection.ts). A callback that throws or rejects denies the filter
  * (and is reported through the broker's onHookError): authorization fails closed.
+ *
+ * Exclusive subscriptions (EMQX, `mqtt.exclusive_subscription`): `$exclusive/<filter>` is an
+ * ordinary subscription to `<filter>` (stored, authorized, matched and unsubscribed under
+ * `<filter>`), which only one session broker-wide may hold at a time. Another session's
+ * `$exclusive/<filter>` gets 0x97 Quota Exceeded; with the feature off, 0x8F Topic Filter
+ * Invalid (3.1.1: 0x80 for both). The claim is made last, once every other check passed, so a
+ * refused filter claims nothing. The broker frees it (broker.ts) when the holder unsubscribes
+ * `<filter>` (either spelling) or its session ends; a plain subscription to `<filter>` by
+ * anyone else is not affected, as in EMQX. See docs/exclusive-subscriptions.md.
  */
 
 import { authorize, type Verdict } from '../../broker/authorize.js';
@@ -26,6 +35,7 @@ import {
   type SubscribePacket,
   type UnsubscribePacket,
   hasWildcard,
+  parseExclusiveFilter,
   parseSubscriptionFilter,
   topicLevels,
 } from '../../protocol/index.js';
@@ -42,13 +52,27 @@ export function handleSubscribe(
   const parsed: Array<ParsedFilter | null> = [];
   // 0: may be granted; otherwise the 5.0 reason code of the refusal.
   const failures: number[] = [];
+  // Which filters are `$exclusive/<filter>`; parsed[i].filter is then the filter without it.
+  const exclusive: boolean[] = [];
   for (const s of subscriptions) {
+    const x = parseExclusiveFilter(s.topicFilter);
+    if (x !== null) {
+      const p =
+        typeof x === 'string' || !ch.settings.exclusiveSubscription
+          ? null
+          : { filter: x.filter, group: null };
+      parsed.push(p);
+      failures.push(p === null ? ReasonCode.TopicFilterInvalid : check(ch, p, s.noLocal));
+      exclusive.push(p !== null);
+      continue;
+    }
     const p = parseSubscriptionFilter(s.topicFilter);
     parsed.push(typeof p === 'string' ? null : p);
     failures.push(typeof p === 'string' ? ReasonCode.TopicFilterInvalid : check(ch, p, s.noLocal));
+    exclusive.push(false);
   }
   const hooks = ch.broker.hooks;
-  if (!hooks.has('client.authorize')) return subscribeAll(ch, packet, parsed, failures);
+  if (!hooks.has('client.authorize')) return subscribeAll(ch, packet, parsed, failures, exclusive);
 
   const verdicts: Array<Verdict | Promise<Verdict>> = [];
   let waiting = false;
@@ -70,13 +94,13 @@ export function handleSubscribe(
   }
   if (!waiting) {
     deny(failures, verdicts as Verdict[]);
-    return subscribeAll(ch, packet, parsed, failures);
+    return subscribeAll(ch, packet, parsed, failures, exclusive);
   }
   return Promise.all(verdicts).then((settled) => {
     // The connection may have gone while a callback was thinking: subscribe nothing then.
     if (ch.state !== ChannelState.Connected) return NO_ACTIONS;
     deny(failures, settled);
-    return subscribeAll(ch, packet, parsed, failures);
+    return subscribeAll(ch, packet, parsed, failures, exclusive);
   });
 }
 
@@ -108,6 +132,7 @@ function subscribeAll(
   packet: SubscribePacket,
   parsed: ReadonlyArray<ParsedFilter | null>,
   failures: readonly number[],
+  exclusive: readonly boolean[],
 ): readonly Action[] {
   const session = ch.session!;
   const client = ch.client!;
@@ -122,11 +147,18 @@ function subscribeAll(
     const s = subscriptions[i]!;
     const p = parsed[i];
     let failure = failures[i] ?? ReasonCode.UnspecifiedError;
+    // The filter as the session keeps it: an exclusive one without its `$exclusive/` prefix.
+    const isExclusive = exclusive[i] === true && p !== null && p !== undefined;
+    const filter = isExclusive ? p.filter : s.topicFilter;
     if (
       failure === 0 &&
       session.subscriptions.size >= settings.maxSubscriptions &&
-      !session.subscriptions.has(s.topicFilter)
+      !session.subscriptions.has(filter)
     ) {
+      failure = ReasonCode.QuotaExceeded;
+    }
+    // Held by another session: 0x97, as EMQX answers.
+    if (failure === 0 && isExclusive && !broker.claimExclusive(session, filter)) {
       failure = ReasonCode.QuotaExceeded;
     }
     if (failure !== 0 || p === null || p === undefined) {
@@ -142,14 +174,14 @@ function subscribeAll(
       subscriptionId,
       shareGroup: p.group,
     };
-    const existed = broker.subscribe(session, s.topicFilter, options);
+    const existed = broker.subscribe(session, filter, options);
     codes.push(qos);
     // Retained messages go to new non-shared subscriptions only (5.0 sections 3.3.1.3, 4.8.2).
     if (p.group === null && (s.retainHandling === 0 || (s.retainHandling === 1 && !existed))) {
-      retainedFor.push({ filter: s.topicFilter, options });
+      retainedFor.push({ filter, options });
     }
     if (broker.hooks.has('session.subscribed'))
-      broker.hooks.run('session.subscribed', client, s.topicFilter, options);
+      broker.hooks.run('session.subscribed', client, filter, options);
   }
   const actions: Action[] = [
     {
@@ -167,7 +199,11 @@ export function handleUnsubscribe(ch: Channel, packet: UnsubscribePacket): reado
   const client = ch.client!;
   const broker = ch.broker;
   const codes: number[] = [];
-  for (const filter of packet.topicFilters) {
+  const exclusiveOn = ch.settings.exclusiveSubscription;
+  for (const raw of packet.topicFilters) {
+    // `$exclusive/<filter>` unsubscribes `<filter>` (and frees it, broker.unsubscribe).
+    const x = exclusiveOn ? parseExclusiveFilter(raw) : null;
+    const filter = x !== null && typeof x !== 'string' ? x.filter : raw;
     const existed = broker.unsubscribe(session, filter);
     codes.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
     if (existed && broker.hooks.has('session.unsubscribed'))

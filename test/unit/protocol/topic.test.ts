@@ -1,6 +1,6 @@
 /**
- * Topic names and filters (section 4.7), shared-subscription prefixes (4.8.2) and the delayed
- * publish prefix: fixed examples named after their normative statements, and properties checked
+ * Topic names and filters (section 4.7), shared-subscription prefixes (4.8.2), EMQX's exclusive
+ * subscription prefix and the delayed publish prefix: fixed examples named after their normative statements, and properties checked
  * against a small reference implementation written from the specification's wording.
  */
 
@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import {
   MAX_DELAY_SECONDS,
   parseDelayedTopic,
+  parseExclusiveFilter,
   parseSubscriptionFilter,
   topicFilterProblem,
   topicLevels,
@@ -163,6 +164,47 @@ describe('parseSubscriptionFilter', () => {
       fc.property(group, plain, (g, f) => {
         assert.deepEqual(parseSubscriptionFilter(`$share/${g}/${f}`), { filter: f, group: g });
       }),
+    );
+  });
+});
+
+describe('parseExclusiveFilter (EMQX $exclusive/<filter>)', () => {
+  test('a filter without the prefix is not exclusive', () => {
+    for (const f of ['a/b', '$exclusive', '$exclusivex/a', 'a/$exclusive/b', '$share/g/$exclusive/a']) {
+      assert.equal(parseExclusiveFilter(f), null, f);
+    }
+  });
+
+  test('$exclusive/<filter> gives the filter, wildcards and $ topics included', () => {
+    assert.deepEqual(parseExclusiveFilter('$exclusive/a/b'), { filter: 'a/b' });
+    assert.deepEqual(parseExclusiveFilter('$exclusive/a/+/#'), { filter: 'a/+/#' });
+    assert.deepEqual(parseExclusiveFilter('$exclusive/#'), { filter: '#' });
+    assert.deepEqual(parseExclusiveFilter('$exclusive//'), { filter: '/' });
+    assert.deepEqual(parseExclusiveFilter('$exclusive/$SYS/x'), { filter: '$SYS/x' });
+  });
+
+  test('an invalid rest is a problem: empty [MQTT-4.7.3-1], bad wildcards [MQTT-4.7.1-2] [MQTT-4.7.1-3]', () => {
+    for (const f of ['$exclusive/', '$exclusive/a/#/b', '$exclusive/a+', '$exclusive/#a']) {
+      assert.ok(isProblem(parseExclusiveFilter(f)), f);
+    }
+  });
+
+  test('an exclusive subscription cannot be shared or nested', () => {
+    for (const f of ['$exclusive/$share/g/a', '$exclusive/$queue/a', '$exclusive/$exclusive/a']) {
+      assert.ok(isProblem(parseExclusiveFilter(f)), f);
+    }
+  });
+
+  test('the prefix does not change what parseSubscriptionFilter says of the whole string', () => {
+    assert.deepEqual(parseSubscriptionFilter('$exclusive/a'), { filter: '$exclusive/a', group: null });
+  });
+
+  test('$exclusive/<filter> gives back any valid plain filter (property)', () => {
+    const plain = topicFilter.filter(
+      (f) => !f.startsWith('$share/') && !f.startsWith('$queue/') && !f.startsWith('$exclusive/'),
+    );
+    fc.assert(
+      fc.property(plain, (f) => assert.deepEqual(parseExclusiveFilter(`$exclusive/${f}`), { filter: f })),
     );
   });
 });
