@@ -1,0 +1,259 @@
+/**
+ * The three brokers under test, each in its own process on 127.0.0.1, started fresh for every
+ * scenario, and the /proc readings taken of them.
+ *
+ *   aviary     `node bin/aviary.js start` from the built dist/ (the harness runs `npm run build`
+ *              first unless --no-build), configured only through AVIARY_* variables: the
+ *              listener address, log level error, and `mqtt.max_mqueue_len = 0` (no limit),
+ *              the counterpart of Mosquitto's `max_queued_messages 0`.
+ *   mosquitto  Debian's /usr/sbin/mosquitto 2.0 with its own config file in a temp directory
+ *              owned by the mosquitto user (it drops root and then writes its pid and log
+ *              files there): listener, anonymous access, no persistence, and
+ *              `max_queued_messages 0` so that it does not drop QoS 1 messages when a
+ *              subscriber's queue passes the default 1000. Everything else is its default
+ *              (max_inflight_messages 20, set_tcp_nodelay false). Installed with
+ *              `scripts/services.sh start mosquitto` if missing.
+ *   aedes      aedes 1.2 (devDependency) on a plain net server: bench/e2e/aedes-runner.mjs.
+ *
+ * A broker is ready when its port accepts a TCP connection.
+ */
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sleep } from './util.js';
+
+export const BROKERS = ['aviary', 'mosquitto', 'aedes'] as const;
+export type BrokerName = (typeof BROKERS)[number];
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const MOSQUITTO = '/usr/sbin/mosquitto';
+const READY_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 10_000;
+const POLL_MS = 50;
+const OUTPUT_KEPT = 4000;
+const HOST = '127.0.0.1';
+
+export interface RunningBroker {
+  name: BrokerName;
+  pid: number;
+  host: string;
+  port: number;
+  /** The last lines the broker printed, for error messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: HOST });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** The environment without AVIARY_* variables (they would configure the broker). */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AVIARY_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+function mosquittoConfig(port: number, dir: string): string {
+  return [
+    `listener ${port} ${HOST}`,
+    'allow_anonymous true',
+    'persistence false',
+    // No limit on queued QoS 1/2 messages per client (default 1000, beyond which it drops).
+    'max_queued_messages 0',
+    `pid_file ${path.join(dir, 'mosquitto.pid')}`,
+    `log_dest file ${path.join(dir, 'mosquitto.log')}`,
+    'log_type error',
+    'log_type warning',
+    '',
+  ].join('\n');
+}
+
+/** Installs mosquitto through the project's services script if it is missing. */
+export function ensureMosquitto(): void {
+  if (existsSync(MOSQUITTO)) return;
+  execFileSync('bash', [path.join(ROOT, 'scripts/services.sh'), 'start', 'mosquitto'], { stdio: 'inherit' });
+  if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} is still missing after scripts/services.sh`);
+}
+
+function spawnBroker(name: BrokerName, port: number): { child: ChildProcess; cleanup: () => void } {
+  switch (name) {
+    case 'aviary': {
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin/aviary.js'), 'start'], {
+        cwd: ROOT,
+        env: cleanEnv({
+          AVIARY_LISTENERS__TCP__DEFAULT__BIND: `${HOST}:${port}`,
+          AVIARY_LOG__CONSOLE__LEVEL: 'error',
+          AVIARY_MQTT__MAX_MQUEUE_LEN: '0',
+        }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      return { child, cleanup: () => {} };
+    }
+    case 'mosquitto': {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'aviary-bench-mosquitto-'));
+      const conf = path.join(dir, 'mosquitto.conf');
+      writeFileSync(conf, mosquittoConfig(port, dir));
+      if (process.getuid?.() === 0) {
+        // As root, mosquitto switches to the `mosquitto` user before writing its files.
+        const uid = Number(execFileSync('id', ['-u', 'mosquitto']).toString().trim());
+        const gid = Number(execFileSync('id', ['-g', 'mosquitto']).toString().trim());
+        chownSync(dir, uid, gid);
+      }
+      const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+      return {
+        child,
+        cleanup: () => {
+          try {
+            const log = readFileSync(path.join(dir, 'mosquitto.log'), 'utf8').trim();
+            if (log !== '') process.stderr.write(`[mosquitto log]\n${log.slice(-OUTPUT_KEPT)}\n`);
+          } catch {
+            // no log written
+          }
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    case 'aedes': {
+      const child = spawn(
+        process.execPath,
+        [path.join(ROOT, 'bench/e2e/aedes-runner.mjs'), String(port), HOST],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      return { child, cleanup: () => {} };
+    }
+  }
+}
+
+/** Brokers not yet stopped: killed if the harness exits early (Ctrl-C, an uncaught error). */
+const live = new Map<ChildProcess, () => void>();
+process.once('exit', () => {
+  for (const [child, cleanup] of live) {
+    child.kill('SIGKILL');
+    cleanup();
+  }
+});
+
+export async function startBroker(name: BrokerName): Promise<RunningBroker> {
+  const port = await freePort();
+  const { child, cleanup } = spawnBroker(name, port);
+  live.set(child, cleanup);
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-OUTPUT_KEPT);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      live.delete(child);
+      resolve();
+    }),
+  );
+  const broker: RunningBroker = {
+    name,
+    pid: child.pid ?? -1,
+    host: HOST,
+    port,
+    output: () => output,
+    stop: async () => {
+      if (!exited) {
+        child.kill('SIGTERM');
+        await Promise.race([exit, sleep(STOP_TIMEOUT_MS)]);
+        if (!exited) {
+          child.kill('SIGKILL');
+          await exit;
+        }
+      }
+      cleanup();
+    },
+  };
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!(await accepts(port))) {
+    if (exited || Date.now() > deadline) {
+      await broker.stop();
+      throw new Error(`${name} did not start listening on ${HOST}:${port}:\n${output}`);
+    }
+    await sleep(POLL_MS);
+  }
+  return broker;
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc readings
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+const MS_PER_S = 1000;
+/** Fields of /proc/<pid>/stat after the command name: utime and stime. */
+const STAT_UTIME = 11;
+const STAT_STIME = 12;
+
+/** CPU time (user + system, all threads) of a process, in milliseconds. */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[STAT_UTIME]) + Number(fields[STAT_STIME])) / CLK_TCK) * MS_PER_S;
+}
+
+/** Resident set size of a process, in bytes. */
+export function processRss(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m === null ? Number.NaN : Number(m[1]) * 1024;
+}
+
+/** Busy CPU time of the whole machine (all cores), in milliseconds. */
+export function machineBusyMs(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal ...
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return ((total - idle) / CLK_TCK) * MS_PER_S;
+}
+
+export function brokerVersions(): Record<BrokerName, string> {
+  const pkg = (p: string) =>
+    (JSON.parse(readFileSync(path.join(ROOT, p), 'utf8')) as { version: string }).version;
+  let mosquitto = 'not installed';
+  try {
+    execFileSync(MOSQUITTO, ['-h'], { stdio: 'pipe' });
+  } catch (error) {
+    // `mosquitto -h` prints its usage and exits non-zero.
+    const out = String((error as { stdout?: Buffer }).stdout ?? '');
+    mosquitto = /mosquitto version (\S+)/.exec(out)?.[1] ?? 'unknown';
+  }
+  return { aviary: pkg('package.json'), mosquitto, aedes: pkg('node_modules/aedes/package.json') };
+}

@@ -1,0 +1,274 @@
+/**
+ * The machine a run was taken on, and the tables printed per scenario: each broker's median
+ * over rounds, the correctness check, and the ratios Aviary / Mosquitto and Aviary / Aedes.
+ */
+
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import { type BrokerName, brokerVersions, ROOT } from './brokers.js';
+import type { IdleMeasurement, LoadMeasurement, Measurement, RetainedMeasurement } from './coordinator.js';
+import type { Scenario } from './scenarios.js';
+import { median, ratio, si, table } from './util.js';
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  node: string;
+  commit: string;
+  /** Files under src/ changed since the commit (the broker measured is the working tree's build). */
+  srcDirty: boolean;
+  versions: Record<BrokerName, string>;
+  loadAverageAtStart: number[];
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return '';
+  }
+}
+
+function cpuModel(): string {
+  const model = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const lscpu = execFileSync('lscpu', { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, 'm').exec(lscpu)?.[1]?.trim();
+    const family = field('CPU family');
+    const m = field('Model');
+    const hv = field('Hypervisor vendor');
+    return `${model}${family ? ` (family ${family}, model ${m})` : ''}${hv ? `, ${hv} VM` : ''}`;
+  } catch {
+    return model;
+  }
+}
+
+export function machine(): Machine {
+  return {
+    cpu: cpuModel(),
+    cores: os.cpus().length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    commit: git(['rev-parse', '--short', 'HEAD']) || 'unknown',
+    srcDirty: git(['status', '--porcelain', '--', 'src']) !== '',
+    versions: brokerVersions(),
+    loadAverageAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  };
+}
+
+export function machineText(m: Machine): string {
+  return [
+    `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, ${m.os}`,
+    `node ${m.node}; commit ${m.commit}${m.srcDirty ? ' (src/ has uncommitted changes)' : ''}; ` +
+      `aviary ${m.versions.aviary}, mosquitto ${m.versions.mosquitto}, aedes ${m.versions.aedes}`,
+    `load average at start: ${m.loadAverageAtStart.join(' ')} (generator and broker share the cores)`,
+  ].join('\n');
+}
+
+export interface Run {
+  broker: BrokerName;
+  round: number;
+  measurement: Measurement | null;
+  error?: string;
+  loadAverage: number;
+}
+
+const pct = (v: number) => `${Math.round(v)}%`;
+const ms = (v: number) => (Number.isFinite(v) ? (v >= 10 ? v.toFixed(1) : v.toFixed(3)) : '-');
+
+function of<T extends Measurement>(runs: Run[], broker: BrokerName): T[] {
+  return runs.filter((r) => r.broker === broker && r.measurement !== null).map((r) => r.measurement as T);
+}
+
+/** Per broker, the median of a figure over its rounds. */
+export type Summary = Partial<Record<BrokerName, Record<string, number>>>;
+
+/**
+ * Throughput scenarios show rates and CPU; their latency is left out of the table (in a
+ * closed loop it is the window divided by the rate, Little's law, not a property of the
+ * broker) but kept in the JSON. The latency scenario shows percentiles instead.
+ */
+function loadTable(
+  brokers: BrokerName[],
+  runs: Run[],
+  unit: string,
+  latency: boolean,
+): { text: string; summary: Summary } {
+  const rows: string[][] = [];
+  const summary: Summary = {};
+  for (const b of brokers) {
+    const all = of<LoadMeasurement>(runs, b);
+    if (all.length === 0) {
+      rows.push([b, 'failed']);
+      continue;
+    }
+    const m = (f: (x: LoadMeasurement) => number) => median(all.map(f));
+    const s = {
+      rate: m((x) => x.rate),
+      p50: m((x) => x.latencyMs.p50),
+      p95: m((x) => x.latencyMs.p95),
+      p99: m((x) => x.latencyMs.p99),
+      p999: m((x) => x.latencyMs.p999),
+      max: m((x) => x.latencyMs.max),
+      brokerCpu: m((x) => x.cpu.broker),
+      generatorCpu: m((x) => x.cpu.generator),
+      otherCpu: m((x) => x.cpu.other),
+      deliveriesPerRead: m((x) => x.deliveriesPerRead),
+    };
+    summary[b] = s;
+    const sum = (f: (x: LoadMeasurement) => number) => all.reduce((n, x) => n + f(x), 0);
+    const figures = latency
+      ? [ms(s.p50), ms(s.p95), ms(s.p99), ms(s.p999), ms(s.max)]
+      : [all.length > 1 ? all.map((x) => si(x.rate)).join(' ') : '', s.deliveriesPerRead.toFixed(1)];
+    rows.push([
+      b,
+      si(s.rate),
+      ...figures,
+      pct(s.brokerCpu),
+      pct(s.generatorCpu),
+      pct(s.otherCpu),
+      `${Math.round(m((x) => x.brokerRssMB))} MB`,
+      `${si(sum((x) => x.check.distinct))}/${si(sum((x) => x.check.expected))}`,
+      String(sum((x) => x.check.lost)),
+      String(sum((x) => x.check.duplicates)),
+      String(sum((x) => x.check.reordered)),
+    ]);
+  }
+  const header = [
+    'broker',
+    unit,
+    ...(latency ? ['p50 ms', 'p95 ms', 'p99 ms', 'p99.9 ms', 'max ms'] : ['per round', 'per read']),
+    'broker CPU',
+    'gen CPU',
+    'other CPU',
+    'broker RSS',
+    'received/expected',
+    'lost',
+    'dup',
+    'reord',
+  ];
+  return { text: table(header, rows), summary };
+}
+
+function retainedTable(brokers: BrokerName[], runs: Run[]): { text: string; summary: Summary } {
+  const rows: string[][] = [];
+  const summary: Summary = {};
+  for (const b of brokers) {
+    const all = of<RetainedMeasurement>(runs, b);
+    if (all.length === 0) {
+      rows.push([b, 'failed']);
+      continue;
+    }
+    const rate = median(all.map((x) => x.rate));
+    summary[b] = { rate };
+    const millis = all.flatMap((x) => x.millis);
+    rows.push([
+      b,
+      si(rate),
+      millis.map((x) => x.toFixed(0)).join(' '),
+      ms(median(all.map((x) => x.storeMs))),
+      all.every((x) => x.received.every((n) => n === x.received[0])) ? String(all[0]!.received[0]) : 'varies',
+      String(all.reduce((n, x) => n + x.duplicates, 0)),
+    ]);
+  }
+  return {
+    text: table(['broker', 'msg/s', 'ms per subscribe', 'store ms', 'received', 'dup'], rows),
+    summary,
+  };
+}
+
+function idleTable(brokers: BrokerName[], runs: Run[]): { text: string; summary: Summary } {
+  const rows: string[][] = [];
+  const summary: Summary = {};
+  for (const b of brokers) {
+    const all = of<IdleMeasurement>(runs, b);
+    if (all.length === 0) {
+      rows.push([b, 'failed']);
+      continue;
+    }
+    const m = (f: (x: IdleMeasurement) => number) => median(all.map(f));
+    const s = {
+      kbPerConnection: m((x) => x.kbPerConnection),
+      connectRate: m((x) => x.connectRate),
+      pingP99: m((x) => x.pingMs.p99),
+    };
+    summary[b] = s;
+    rows.push([
+      b,
+      `${all[0]!.connected}/${all[0]!.connections}`,
+      s.kbPerConnection.toFixed(2),
+      si(s.connectRate),
+      `${Math.round(m((x) => x.rssBeforeMB))} -> ${Math.round(m((x) => x.rssAfterMB))} MB`,
+      pct(m((x) => x.holdCpu)),
+      ms(m((x) => x.pingMs.p50)),
+      ms(s.pingP99),
+    ]);
+  }
+  return {
+    text: table(
+      ['broker', 'connected', 'KiB/conn', 'conn/s', 'broker RSS', 'CPU held', 'ping p50 ms', 'ping p99 ms'],
+      rows,
+    ),
+    summary,
+  };
+}
+
+function ratioLine(summary: Summary, key: string, what: string, lowerIsBetter: boolean): string {
+  const a = summary.aviary?.[key];
+  if (a === undefined) return '';
+  const parts: string[] = [];
+  for (const [other, label] of [
+    ['mosquitto', 'Mosquitto'],
+    ['aedes', 'Aedes'],
+  ] as const) {
+    const o = summary[other]?.[key];
+    if (o !== undefined) parts.push(`Aviary / ${label} ${ratio(a, o)}`);
+  }
+  if (parts.length === 0) return '';
+  return `${what}: ${parts.join(', ')}${lowerIsBetter ? ' (lower is better)' : ''}`;
+}
+
+export function scenarioReport(
+  s: Scenario,
+  brokers: BrokerName[],
+  runs: Run[],
+): { text: string; summary: Summary } {
+  const failures = runs
+    .filter((r) => r.error !== undefined)
+    .map((r) => `  ${r.broker} round ${r.round}: ${r.error}`);
+  const errors = runs.flatMap((r) => {
+    const e = r.measurement?.errors ?? [];
+    return e.length > 0 ? [`  ${r.broker} round ${r.round}: ${e.slice(0, 5).join('; ')}`] : [];
+  });
+  let body: { text: string; summary: Summary };
+  const lines: string[] = [];
+  if (s.kind === 'load') {
+    const unit = s.topology === 'fan-out' ? 'deliveries/s' : 'msg/s';
+    body = loadTable(brokers, runs, unit, s.rate !== null);
+    if (s.rate === null) lines.push(ratioLine(body.summary, 'rate', unit, false));
+    else {
+      lines.push(ratioLine(body.summary, 'p50', 'latency p50', true));
+      lines.push(ratioLine(body.summary, 'p99', 'latency p99', true));
+    }
+  } else if (s.kind === 'retained') {
+    body = retainedTable(brokers, runs);
+    lines.push(ratioLine(body.summary, 'rate', 'msg/s', false));
+  } else {
+    body = idleTable(brokers, runs);
+    lines.push(ratioLine(body.summary, 'kbPerConnection', 'memory per connection', true));
+    lines.push(ratioLine(body.summary, 'connectRate', 'connect rate', false));
+  }
+  const text = [
+    `== ${s.name}: ${s.title}`,
+    body.text,
+    ...lines.filter((l) => l !== ''),
+    ...(failures.length > 0 ? ['failed runs:', ...failures] : []),
+    ...(errors.length > 0 ? ['errors reported:', ...errors] : []),
+  ].join('\n');
+  return { text, summary: body.summary };
+}

@@ -1,0 +1,202 @@
+/**
+ * The end-to-end scenarios (issue 8's table), and how one is split into per-worker plans.
+ *
+ * Topics and filters:
+ *   fan-in     publisher i -> `bench/in/<i>`; every subscriber holds `bench/in/+`
+ *   fan-out    publisher i -> `bench/out/<i>`; every subscriber holds each `bench/out/<i>`
+ *   p2p        publisher i -> `bench/p2p/<i>`; subscriber i holds `bench/p2p/<i>` only
+ *   noise      (the "100k" variants) clients holding non-matching filters, a quarter each of
+ *              exact `bench/p2p/<k>/n<j>`, `bench/+/<k>/n<j>`, `bench/p2p/<k>/n<j>/#` and
+ *              `noise/<j>/x`: they share the benchmark's first levels, so the broker's trie
+ *              walks through them, but none matches a 3-level `bench/p2p/<i>` (a `#` matches its
+ *              parent level, here 4 levels deep, never 3) [MQTT-4.7.1-2]
+ * Clients are spread over the workers round robin; publisher i goes to the worker after
+ * subscriber i's, so a p2p pair crosses threads.
+ */
+
+import type { QoS } from '../../src/protocol/index.js';
+import type { ConnectionSettings, LoadPlan, NoisePlan, PublisherPlan, SubscriberPlan } from './shared.js';
+
+export type Topology = 'fan-in' | 'fan-out' | 'p2p';
+
+export interface LoadScenario {
+  kind: 'load';
+  name: string;
+  title: string;
+  topology: Topology;
+  qos: QoS;
+  publishers: number;
+  subscribers: number;
+  extraSubscriptions: number;
+  /** Total publish rate in msg/s (open loop, the latency scenario), or null for closed loop. */
+  rate: number | null;
+}
+
+export interface RetainedScenario {
+  kind: 'retained';
+  name: string;
+  title: string;
+  count: number;
+  repeats: number;
+}
+
+export interface IdleScenario {
+  kind: 'idle';
+  name: string;
+  title: string;
+  connections: number;
+}
+
+export type Scenario = LoadScenario | RetainedScenario | IdleScenario;
+
+const FAN_IN_PUBLISHERS = 100;
+const FAN_OUT_SUBSCRIBERS = 1000;
+const PAIRS = 500;
+const EXTRA_SUBSCRIPTIONS = 100_000;
+const LATENCY_RATE = 5000;
+const RETAINED_COUNT = 10_000;
+const RETAINED_REPEATS = 5;
+const IDLE_CONNECTIONS = 10_000;
+/** Non-matching filters held by one noise client. */
+export const NOISE_FILTERS_PER_CLIENT = 10_000;
+/** Distinct second-level values the noise filters cycle through. */
+const NOISE_SPREAD = 512;
+const NOISE_KINDS = 4;
+
+function load(
+  name: string,
+  topology: Topology,
+  qos: QoS,
+  publishers: number,
+  subscribers: number,
+  extra = 0,
+  rate: number | null = null,
+): LoadScenario {
+  const what =
+    rate !== null
+      ? `latency at ${rate} msg/s QoS ${qos}, ${publishers} publisher -> ${subscribers} subscriber`
+      : topology === 'p2p'
+        ? `point-to-point QoS ${qos}, ${publishers} pairs`
+        : `${topology} QoS ${qos}, ${publishers} publisher${publishers > 1 ? 's' : ''} -> ${subscribers} subscriber${subscribers > 1 ? 's' : ''}`;
+  const title = extra > 0 ? `${what}, +${extra} non-matching subscriptions` : what;
+  return {
+    kind: 'load',
+    name,
+    title,
+    topology,
+    qos,
+    publishers,
+    subscribers,
+    extraSubscriptions: extra,
+    rate,
+  };
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  load('fanin-qos0', 'fan-in', 0, FAN_IN_PUBLISHERS, 1),
+  load('fanin-qos1', 'fan-in', 1, FAN_IN_PUBLISHERS, 1),
+  load('fanout-qos0', 'fan-out', 0, 1, FAN_OUT_SUBSCRIBERS),
+  load('fanout-qos1', 'fan-out', 1, 1, FAN_OUT_SUBSCRIBERS),
+  load('p2p-qos0', 'p2p', 0, PAIRS, PAIRS),
+  load('p2p-qos1', 'p2p', 1, PAIRS, PAIRS),
+  load('p2p-qos0-100k', 'p2p', 0, PAIRS, PAIRS, EXTRA_SUBSCRIPTIONS),
+  load('p2p-qos1-100k', 'p2p', 1, PAIRS, PAIRS, EXTRA_SUBSCRIPTIONS),
+  load('latency-qos1', 'p2p', 1, 1, 1, 0, LATENCY_RATE),
+  {
+    kind: 'retained',
+    name: 'retained',
+    title: `${RETAINED_COUNT} retained messages delivered on one wildcard subscribe`,
+    count: RETAINED_COUNT,
+    repeats: RETAINED_REPEATS,
+  },
+  {
+    kind: 'idle',
+    name: 'idle',
+    title: `${IDLE_CONNECTIONS} idle connections: memory per connection, connect rate`,
+    connections: IDLE_CONNECTIONS,
+  },
+];
+
+export const GROUPS: Readonly<Record<string, readonly string[]>> = {
+  core: ['fanin-qos0', 'fanin-qos1', 'fanout-qos0', 'fanout-qos1', 'p2p-qos0', 'p2p-qos1', 'latency-qos1'],
+  all: SCENARIOS.map((s) => s.name),
+};
+
+/** The non-matching filters number first .. first+count-1 (see the header). */
+export function noiseFilters(first: number, count: number): string[] {
+  const filters: string[] = [];
+  for (let j = first; j < first + count; j++) {
+    const k = (j >>> 2) % NOISE_SPREAD;
+    switch (j % NOISE_KINDS) {
+      case 0:
+        filters.push(`bench/p2p/${k}/n${j}`);
+        break;
+      case 1:
+        filters.push(`bench/+/${k}/n${j}`);
+        break;
+      case 2:
+        filters.push(`bench/p2p/${k}/n${j}/#`);
+        break;
+      default:
+        filters.push(`noise/${j}/x`);
+    }
+  }
+  return filters;
+}
+
+export interface LoadOptions {
+  workers: number;
+  window: number;
+  batchMax: number;
+  latencyStride: number;
+}
+
+/** Splits a load scenario into one plan per worker. */
+export function loadPlans(s: LoadScenario, conn: ConnectionSettings, o: LoadOptions): LoadPlan[] {
+  const pubTopic = (i: number) =>
+    s.topology === 'fan-in'
+      ? `bench/in/${i}`
+      : s.topology === 'fan-out'
+        ? `bench/out/${i}`
+        : `bench/p2p/${i}`;
+  const subscribers: SubscriberPlan[] = [];
+  const all = Array.from({ length: s.publishers }, (_, i) => i);
+  for (let j = 0; j < s.subscribers; j++) {
+    const base = { index: j, clientId: `s${j}` };
+    if (s.topology === 'fan-in') subscribers.push({ ...base, filters: ['bench/in/+'], expects: all });
+    else if (s.topology === 'fan-out')
+      subscribers.push({ ...base, filters: all.map(pubTopic), expects: all });
+    else if (j < s.publishers) subscribers.push({ ...base, filters: [pubTopic(j)], expects: [j] });
+  }
+  const fanout = new Array<number>(s.publishers).fill(0);
+  for (const sub of subscribers) for (const p of sub.expects) fanout[p]!++;
+  const publishers: PublisherPlan[] = all.map((i) => ({
+    index: i,
+    clientId: `p${i}`,
+    topic: pubTopic(i),
+    fanout: fanout[i]!,
+  }));
+  const noise: NoisePlan[] = [];
+  for (let first = 0, k = 0; first < s.extraSubscriptions; first += NOISE_FILTERS_PER_CLIENT, k++) {
+    noise.push({
+      clientId: `n${k}`,
+      first,
+      count: Math.min(NOISE_FILTERS_PER_CLIENT, s.extraSubscriptions - first),
+    });
+  }
+  const rate = s.rate ?? 0;
+  return Array.from({ length: o.workers }, (_, w) => ({
+    ...conn,
+    kind: 'load' as const,
+    qos: s.qos,
+    mode: s.rate === null ? ('closed' as const) : ('rate' as const),
+    window: o.window,
+    ratePerPublisher: s.publishers > 0 ? rate / s.publishers : 0,
+    batchMax: o.batchMax,
+    latencyStride: s.rate === null ? o.latencyStride : 1,
+    publishers: publishers.filter((p) => (p.index + 1) % o.workers === w),
+    subscribers: subscribers.filter((sub) => sub.index % o.workers === w),
+    noise: noise.filter((_, k) => k % o.workers === w),
+    totalPublishers: s.publishers,
+  }));
+}
