@@ -460,7 +460,7 @@ export class Broker {
     const counted = from !== null || !isSysTopic(message.topic);
     if (counted) metrics.messageReceived(message.qos);
     if (this.hooks.has('message.publish')) {
-      const rewritten = this.hooks.fold('message.publish', message, from);
+      const rewritten = this.hooks.foldPublish(message, from);
       // A hook that takes a message (delayed publish) or drops it counts it itself.
       if (rewritten === null) return CONSUMED;
       message = rewritten;

@@ -25,7 +25,8 @@
  *
  * Who may subscribe. EMQX's default ACL lets only local clients subscribe to `$SYS/#`. Until
  * Aviary has ACLs, `sys_topics.subscribe_allow_hosts` lists the peer addresses that may; a
- * `client.authorize` callback denies a SUBSCRIBE to a `$SYS` filter from any other host (SUBACK
+ * `client.subscribe` callback (a subscription-only check, so PUBLISH pays nothing for it) denies a
+ * SUBSCRIBE to a `$SYS` filter from any other host (SUBACK
  * 0x87 in 5.0, 0x80 before). `#` and `+` at the first level never match `$SYS` topics
  * [MQTT-4.7.2-1], so only filters that start with `$SYS` are checked.
  *
@@ -117,7 +118,7 @@ export class SysTopics {
     if (events.clientDisconnected) hooks.add('client.disconnected', this.onDisconnected);
     if (events.clientSubscribed) hooks.add('session.subscribed', this.onSubscribed);
     if (events.clientUnsubscribed) hooks.add('session.unsubscribed', this.onUnsubscribed);
-    if (this.allowHosts !== null) hooks.add('client.authorize', this.authorize);
+    if (this.allowHosts !== null) hooks.add('client.subscribe', this.authorize);
     if (enabled(this.options.msgInterval)) {
       this.publishInfo();
       this.msgTimer = setInterval(() => this.guard(() => this.tick()), timerMs(this.options.msgInterval));
@@ -144,7 +145,7 @@ export class SysTopics {
     hooks.remove('client.disconnected', this.onDisconnected);
     hooks.remove('session.subscribed', this.onSubscribed);
     hooks.remove('session.unsubscribed', this.onUnsubscribed);
-    hooks.remove('client.authorize', this.authorize);
+    hooks.remove('client.subscribe', this.authorize);
   }
 
   /** The `sys_msg_interval` messages: node information, statistics, metrics. */

@@ -23,7 +23,7 @@
  * anyone else is not affected, as in EMQX. See docs/exclusive-subscriptions.md.
  */
 
-import { authorize, type Verdict } from '../../broker/authorize.js';
+import { authorizeSubscribe, type Verdict } from '../../broker/authorize.js';
 import type { SubscriptionOptions } from '../../broker/types.js';
 import {
   type ParsedFilter,
@@ -72,7 +72,8 @@ export function handleSubscribe(
     exclusive.push(false);
   }
   const hooks = ch.broker.hooks;
-  if (!hooks.has('client.authorize')) return subscribeAll(ch, packet, parsed, failures, exclusive);
+  if (!hooks.has('client.authorize') && !hooks.has('client.subscribe'))
+    return subscribeAll(ch, packet, parsed, failures, exclusive);
 
   const verdicts: Array<Verdict | Promise<Verdict>> = [];
   let waiting = false;
@@ -88,7 +89,7 @@ export function handleSubscribe(
       qos: subscriptions[i]!.qos,
       retain: false,
     };
-    const verdict = authorize(ch.broker, ch.client!, request);
+    const verdict = authorizeSubscribe(ch.broker, ch.client!, request);
     if (verdict instanceof Promise) waiting = true;
     verdicts.push(verdict);
   }

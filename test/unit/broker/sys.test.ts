@@ -123,7 +123,7 @@ function sysBroker(extra: Partial<SysTopicsOptions> = {}) {
 }
 
 function authorize(broker: Broker, peerHost: string, action: 'subscribe' | 'publish', topic: string) {
-  return broker.hooks.fold('client.authorize', 'allow', info('asker', { peerHost }), {
+  return broker.hooks.fold('client.subscribe', 'allow', info('asker', { peerHost }), {
     action,
     topic,
     qos: 0,
@@ -419,7 +419,7 @@ describe('$SYS periodic messages (EMQX emqx_sys)', () => {
     assert.equal([...broker.retainedMatching(`${PREFIX}version`)].length, 1);
     sys.stop();
     assert.equal(broker.hooks.has('client.connected'), false);
-    assert.equal(broker.hooks.has('client.authorize'), false);
+    assert.equal(broker.hooks.has('client.subscribe'), false);
   });
 });
 
@@ -560,7 +560,7 @@ describe('$SYS subscriptions: sys_topics.subscribe_allow_hosts', () => {
   test('"all" (or null) lets every host subscribe: no callback is registered at all', () => {
     for (const hosts of [['all'], null]) {
       const { broker, sys } = sysBroker({ subscribeAllowHosts: hosts });
-      assert.equal(broker.hooks.has('client.authorize'), false);
+      assert.equal(broker.hooks.has('client.subscribe'), false);
       sys.stop();
     }
   });
