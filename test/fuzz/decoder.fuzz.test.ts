@@ -68,12 +68,13 @@ describe('decoder fuzzing', () => {
   test('mutated valid frames end in packets or a ProtocolError; decoded packets re-encode', async () => {
     const stats = await runInWorker('mutated-frames', options(3000), WATCHDOG_MS);
     assert.ok(stats.packets > 0);
-    for (const code of ['0x81', '0x82', '0x84', '0x90']) {
-      assert.ok(
-        (stats.errors[code] ?? 0) > 0,
-        `mutations reach reason code ${code}: ${JSON.stringify(stats.errors)}`,
-      );
-    }
+    // The campaign is random on purpose (a new seed each run finds new inputs), so it asserts
+    // only what every seed reaches: malformed packets. The rarer codes (0x82, 0x84, 0x90, 0x95)
+    // are reached by some seeds, not all; each is asserted exactly by the malformed corpus.
+    assert.ok(
+      (stats.errors['0x81'] ?? 0) > 0,
+      `mutations reach reason code 0x81: ${JSON.stringify(stats.errors)}`,
+    );
   });
 
   test('the watchdog fails a campaign that never returns', async () => {
