@@ -12,11 +12,12 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { AuthzRequest } from '../../src/broker/hooks.js';
 import type { ClientInfo } from '../../src/broker/types.js';
 import { Decoder, PacketType, type PublishPacket, ReasonCode } from '../../src/protocol/index.js';
-import { closeClients, type StartedBroker, startBroker, str } from '../helpers/broker.js';
+import { str } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import {
   ackWithCode,
   connect,
@@ -44,18 +45,7 @@ function keeps(version: 4 | 5, clientId: string): ConnectSpec {
 const NAME = { 4: '3.1.1', 5: '5.0' } as const;
 
 describe('conformance 02: PUBLISH and the QoS flows', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite();
 
   /** Publishes QoS 1 from a fresh 5.0 client and waits for the PUBACK (so it is routed). */
   async function publish1(topic: string, payload: string, extra: Buffer[] = []): Promise<void> {

@@ -8,9 +8,10 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PacketType, ReasonCode } from '../../src/protocol/index.js';
-import { closeClients, frame, type StartedBroker, startBroker } from '../helpers/broker.js';
+import { frame } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import {
   connect,
   expectAck,
@@ -29,18 +30,7 @@ const NAME = { 4: '3.1.1', 5: '5.0' } as const;
 const VERSIONS = [4, 5] as const;
 
 describe('conformance 03: SUBSCRIBE and UNSUBSCRIBE', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite();
 
   /** Publishes from a fresh 5.0 client at `qos` and waits until it is routed. */
   async function publish(topic: string, qos: 0 | 1 | 2, payload = 'x', retain = false): Promise<void> {

@@ -8,9 +8,10 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PacketType, type PublishPacket } from '../../src/protocol/index.js';
-import { closeClients, type RawClient, type StartedBroker, startBroker } from '../helpers/broker.js';
+import type { RawClient } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import {
   connect,
   expectPacket,
@@ -46,19 +47,8 @@ async function beforePong(raw: RawClient): Promise<PublishPacket[]> {
 }
 
 describe('conformance 04: retained messages', () => {
-  let b: StartedBroker;
+  const b = brokerForSuite();
   let seq = 0;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
 
   /** Publishes from a fresh 3.1.1 client and waits until it is routed. */
   async function publish(topic: string, payload: string, qos: 0 | 1, retain: boolean): Promise<void> {

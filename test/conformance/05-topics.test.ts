@@ -9,16 +9,10 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PacketType, ReasonCode } from '../../src/protocol/index.js';
-import {
-  closeClients,
-  frame,
-  type RawClient,
-  type StartedBroker,
-  startBroker,
-  str,
-} from '../helpers/broker.js';
+import { frame, type RawClient, str } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import {
   connect,
   expectPacket,
@@ -35,19 +29,8 @@ const VERSIONS = [4, 5] as const;
 const BAD_UTF8 = Buffer.from([0x61, 0xff]);
 
 describe('conformance 05: topics', () => {
-  let b: StartedBroker;
+  const b = brokerForSuite();
   let seq = 0;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
 
   /** Publishes QoS 0 to each topic from a fresh 5.0 client and waits until they are routed. */
   async function publish(...topics: string[]): Promise<void> {

@@ -12,15 +12,10 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PacketType, ReasonCode } from '../../src/protocol/index.js';
-import {
-  closeClients,
-  nextDisconnect,
-  rawClient,
-  type StartedBroker,
-  startBroker,
-} from '../helpers/broker.js';
+import { nextDisconnect, rawClient } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import {
   connect,
   expectPacket,
@@ -36,18 +31,7 @@ const NAME = { 4: '3.1.1', 5: '5.0' } as const;
 const VERSIONS = [4, 5] as const;
 
 describe('conformance 06: PINGREQ, keep alive, DISCONNECT and the will', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite();
 
   /** A 5.0 subscriber to `filter` at QoS 2. */
   async function watcher(clientId: string, filter: string) {

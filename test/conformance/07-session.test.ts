@@ -11,15 +11,10 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PacketType } from '../../src/protocol/index.js';
-import {
-  closeClients,
-  type RawClient,
-  rawClient,
-  type StartedBroker,
-  startBroker,
-} from '../helpers/broker.js';
+import { type RawClient, rawClient } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import { connect, expectPacket, expectPublish, quiet, v5 } from '../helpers/conformance.js';
 import {
   ackFrame,
@@ -41,19 +36,8 @@ function keeps(version: 4 | 5, clientId: string): ConnectSpec {
 }
 
 describe('conformance 07: sessions', () => {
-  let b: StartedBroker;
+  const b = brokerForSuite();
   let seq = 0;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
 
   /** Publishes QoS 1 from a fresh 5.0 client and waits for the PUBACK. */
   async function publish(topic: string, payload: string): Promise<void> {

@@ -12,9 +12,10 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ReasonCode } from '../../src/protocol/index.js';
-import { closeClients, frame, type StartedBroker, startBroker, str } from '../helpers/broker.js';
+import { frame, str } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import { connect, expectRefusedAndClosed, quiet, u16, v5 } from '../helpers/conformance.js';
 import { props, publishFrame } from '../helpers/mqtt5.js';
 
@@ -100,18 +101,7 @@ const BAD: Bad[] = [
 ];
 
 describe('conformance 09: errors', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite();
 
   for (const version of VERSIONS) {
     for (const c of BAD) {

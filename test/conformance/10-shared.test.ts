@@ -8,9 +8,10 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PacketType, ReasonCode } from '../../src/protocol/index.js';
-import { closeClients, nextDisconnect, type StartedBroker, startBroker } from '../helpers/broker.js';
+import { nextDisconnect } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import {
   ackWithCode,
   connect,
@@ -23,18 +24,7 @@ import {
 import { publishFrame } from '../helpers/mqtt5.js';
 
 describe('conformance 10: shared subscriptions', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite();
 
   test('[MQTT-4.8.2-1] [MQTT-4.8.2-2] a share filter is $share/ then a ShareName of at least one character without "/", "+" or "#", then "/" and a filter; others are refused in the SUBACK', async () => {
     const invalid = [

@@ -5,9 +5,8 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  closeClients,
   connectClient,
   connected,
   frame,
@@ -15,13 +14,12 @@ import {
   openClient,
   rawClient,
   rawConnected,
-  type StartedBroker,
-  startBroker,
   str,
   VERSION_NAME,
   VERSIONS,
   within,
 } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import { PacketType, ProtocolVersion, ReasonCode } from '../../src/protocol/index.js';
 
 /** CONNACK accepted, no session present, 3.1 / 3.1.1. */
@@ -34,16 +32,7 @@ const CONNACK_V4_OK = '20020000';
 const CONNACK_V5_OK = '200e0000' + '0b' + '210020' + '22ffff' + '2700100000';
 
 describe('01 connect', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite({}, { closeClientsAfterEach: false });
 
   for (const version of VERSIONS) {
     test(`MQTT.js with protocolVersion ${version} (${VERSION_NAME[version]}) gets a successful CONNACK`, async () => {
@@ -245,16 +234,7 @@ describe('01 connect', () => {
 });
 
 describe('01 connect: idle timeout', { concurrency: true }, () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker({ mqtt: { idle_timeout: '1s' } });
-  });
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite({ mqtt: { idle_timeout: '1s' } }, { closeClientsAfterEach: false });
 
   test('a socket that sends nothing is closed after mqtt.idle_timeout', { timeout: 15_000 }, async () => {
     const raw = await rawClient(b.port);
@@ -285,16 +265,7 @@ describe('01 connect: idle timeout', { concurrency: true }, () => {
 });
 
 describe('01 connect: the broker closes with clients connected', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite({}, { closeClientsAfterEach: false });
 
   test('close(): 5.0 clients get DISCONNECT 0x8B (server shutting down), 3.1.1 clients are closed, close() resolves', async () => {
     const v5 = await rawConnected(b.port, { version: 5, clientId: 'shutdown-v5' });

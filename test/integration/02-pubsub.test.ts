@@ -9,10 +9,9 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import {
-  closeClients,
   connectClient,
   connected,
   frame,
@@ -21,8 +20,6 @@ import {
   openClient,
   publish,
   rawConnected,
-  type StartedBroker,
-  startBroker,
   str,
   subscribe,
   type Version,
@@ -31,25 +28,15 @@ import {
   WAIT_MS,
   within,
 } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import { type Packet, PacketType } from '../../src/protocol/index.js';
 
 /** A payload with every byte value, so any re-encoding or text conversion shows. */
 const BINARY = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
 describe('02 pubsub', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
   // Every test closes its clients, so no subscription of one test receives another's messages.
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite();
 
   /** A connected subscriber with an inbox, subscribed to `filters`. */
   async function subscriber(

@@ -6,31 +6,22 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { SPLIT_PAYLOAD_BYTES } from '../../src/channel/channel.js';
 import {
   clientId,
-  closeClients,
   connectClient,
   connected,
   Inbox,
   openClient,
   publish,
-  type StartedBroker,
-  startBroker,
   subscribe,
   VERSIONS,
 } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 
 describe('07 large payloads and message expiry', () => {
-  let b: StartedBroker;
-  before(async () => {
-    b = await startBroker();
-  });
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite({}, { closeClientsAfterEach: false });
 
   for (const size of [SPLIT_PAYLOAD_BYTES - 1, SPLIT_PAYLOAD_BYTES, 100_000]) {
     for (const qos of [0, 1, 2] as const) {

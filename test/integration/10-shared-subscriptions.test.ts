@@ -10,7 +10,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import {
   closeClients,
@@ -24,13 +24,13 @@ import {
   rawClient,
   rawConnected,
   type Received,
-  type StartedBroker,
   startBroker,
   str,
   subscribe,
   type Version,
   VERSION_NAME,
 } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import {
   type ConnackPacket,
   Decoder,
@@ -74,18 +74,7 @@ async function next(raw: RawClient, type: number): Promise<Packet> {
 }
 
 describe('10 shared subscriptions', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker(); // mqtt.shared_subscription = true, strategy round_robin (defaults)
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite(); // mqtt.shared_subscription = true, strategy round_robin (defaults)
 
   test('5.0 CONNACK leaves out Shared Subscription Available (absent means available, 3.2.2.3.17)', async () => {
     const raw = await rawClient(b.port, 5);

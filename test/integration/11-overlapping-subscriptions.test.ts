@@ -32,6 +32,7 @@ import {
   str,
   subscribe,
 } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 
 type Verdict = 'allow' | 'deny';
 type AuthorizeCallback = (
@@ -49,18 +50,7 @@ async function next(raw: RawClient, type: number): Promise<Packet> {
 }
 
 describe('11 overlapping subscriptions', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite();
 
   test('3.1.1: two matching subscriptions, one copy at the highest QoS [MQTT-3.3.5-1]', async () => {
     const client = await connectClient(b.port, 4);

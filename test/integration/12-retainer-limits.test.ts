@@ -20,6 +20,7 @@ import {
   startBroker,
   subscribe,
 } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 
 /** Subscribes a new client to `filter` and returns the retained topics it gets before `marker`. */
 async function retainedTopics(b: StartedBroker, filter: string): Promise<string[]> {
@@ -88,14 +89,7 @@ describe('12 retainer limits', () => {
 });
 
 describe('12 mqtt.use_username_as_clientid', () => {
-  let b: StartedBroker;
-  before(async () => {
-    b = await startBroker({ mqtt: { use_username_as_clientid: true } });
-  });
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite({ mqtt: { use_username_as_clientid: true } }, { closeClientsAfterEach: false });
 
   test('the user name becomes the client id; a 5.0 client is told in the CONNACK', async () => {
     const ids: string[] = [];

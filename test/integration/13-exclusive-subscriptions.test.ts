@@ -11,9 +11,8 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  closeClients,
   connectClient,
   frame,
   hex,
@@ -22,11 +21,10 @@ import {
   publish,
   type RawClient,
   rawConnected,
-  type StartedBroker,
-  startBroker,
   str,
   subscribe,
 } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 
 /** 5.0 SUBSCRIBE (packet id 1, no properties, QoS 1) for one filter. */
 const subscribeV5 = (filter: string): Buffer => frame(0x82, '0001', '00', str(filter), '01');
@@ -62,15 +60,7 @@ const v5 = (port: number, clientId: string, clean = true, properties?: Buffer): 
   rawConnected(port, { version: 5, clientId, clean, ...(properties ? { properties } : {}) });
 
 describe('13 exclusive subscriptions: feature off (the default)', () => {
-  let b: StartedBroker;
-  before(async () => {
-    b = await startBroker();
-  });
-  afterEach(closeClients);
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite();
 
   test('5.0: $exclusive/<filter> gets SUBACK 0x8F Topic Filter Invalid, a plain filter is granted', async () => {
     const raw = await v5(b.port, 'ex-off-5');
@@ -92,15 +82,7 @@ describe('13 exclusive subscriptions: feature off (the default)', () => {
 });
 
 describe('13 exclusive subscriptions: mqtt.exclusive_subscription = true', () => {
-  let b: StartedBroker;
-  before(async () => {
-    b = await startBroker({ mqtt: { exclusive_subscription: true } });
-  });
-  afterEach(closeClients);
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite({ mqtt: { exclusive_subscription: true } });
 
   test('the holder receives messages on <filter> as with a plain subscription, retained ones too', async () => {
     const pub = await connectClient(b.port, 5);

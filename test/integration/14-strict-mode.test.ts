@@ -12,20 +12,18 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  closeClients,
   connectClient,
   frame,
   hex,
   Inbox,
   type RawClient,
   rawConnected,
-  type StartedBroker,
-  startBroker,
   str,
   subscribe,
 } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import { type Packet, PacketType, ReasonCode } from '../../src/protocol/index.js';
 
 /** Not UTF-8: 0xC3 starts a two-byte sequence that 0x28 '(' does not continue. */
@@ -60,15 +58,7 @@ function reasonOf(p: Packet): number {
 }
 
 describe('14 strict mode on', () => {
-  let b: StartedBroker;
-  before(async () => {
-    b = await startBroker({ mqtt: { strict_mode: true } });
-  });
-  afterEach(closeClients);
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite({ mqtt: { strict_mode: true } });
 
   /** An MQTT.js 5.0 subscriber to `<prefix>/#` and its inbox. */
   async function subscriber(prefix: string): Promise<Inbox> {
@@ -167,14 +157,7 @@ describe('14 strict mode on', () => {
 });
 
 describe('14 strict mode off (the default)', () => {
-  let b: StartedBroker;
-  before(async () => {
-    b = await startBroker();
-  });
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite({}, { closeClientsAfterEach: false });
 
   test('indicator 1 with invalid UTF-8 is forwarded as it came, indicator included [MQTT-3.3.2-4]', async () => {
     const sub = await connectClient(b.port, 5);

@@ -10,8 +10,9 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
-import { closeClients, type RawClient, type StartedBroker, startBroker } from '../helpers/broker.js';
+import { describe, test } from 'node:test';
+import { closeClients, type RawClient, startBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import { ackFrame, prop, publishFrame, rawOk, rawOpen, rawSubscribe } from '../helpers/mqtt5.js';
 import { type Packet, PacketType, type PublishPacket, ReasonCode } from '../../src/protocol/index.js';
 
@@ -34,18 +35,7 @@ function isAck(p: Packet, type: number, packetId: number, reasonCode = 0): void 
 }
 
 describe('21 flow control', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker({ mqtt: { receive_maximum: 2, max_awaiting_rel: 4 } });
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite({ mqtt: { receive_maximum: 2, max_awaiting_rel: 4 } });
 
   describe('Receive Maximum towards the broker', () => {
     test('the CONNACK advertises mqtt.receive_maximum (32 by default) (section 3.2.2.3.3)', async () => {

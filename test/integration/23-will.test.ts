@@ -9,17 +9,11 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { AuthzRequest, HookCallback } from '../../src/broker/hooks.js';
 import { type PublishPacket, PacketType } from '../../src/protocol/index.js';
-import {
-  closeClients,
-  nextDisconnect,
-  type RawClient,
-  type StartedBroker,
-  startBroker,
-  waitUntil,
-} from '../helpers/broker.js';
+import { nextDisconnect, type RawClient, startBroker, waitUntil } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import { disconnectFrame, prop, rawOk, rawSubscribe, type WillSpec } from '../helpers/mqtt5.js';
 
 async function nextPublish(raw: RawClient): Promise<PublishPacket> {
@@ -35,18 +29,7 @@ async function nothingYet(raw: RawClient): Promise<void> {
 }
 
 describe('23 wills', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite();
 
   /** A subscriber to `filter` (QoS 2, Retain As Published). */
   async function watcher(id: string, filter: string): Promise<RawClient> {

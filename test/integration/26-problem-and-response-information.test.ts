@@ -12,24 +12,14 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PacketType, ReasonCode } from '../../src/protocol/index.js';
-import { closeClients, type StartedBroker, startBroker } from '../helpers/broker.js';
+import { closeClients, startBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import { ackFrame, prop, publishFrame, rawOk, rawOpen } from '../helpers/mqtt5.js';
 
 describe('26 problem and response information', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker({ mqtt: { response_information: 'responses/', receive_maximum: 1 } });
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite({ mqtt: { response_information: 'responses/', receive_maximum: 1 } });
 
   describe('Request Problem Information', () => {
     test('1 (absent): PUBCOMP 0x92 for an unknown PUBREL carries a Reason String', async () => {

@@ -9,24 +9,14 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PacketType, type PublishPacket, ReasonCode } from '../../src/protocol/index.js';
-import { closeClients, nextDisconnect, type StartedBroker, startBroker } from '../helpers/broker.js';
+import { closeClients, nextDisconnect, startBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import { disconnectFrame, prop, publishFrame, rawOk, rawOpen, rawSubscribe } from '../helpers/mqtt5.js';
 
 describe('27 session expiry and keep alive', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite();
 
   /**
    * Connects with Session Expiry `connectExpiry`, subscribes, leaves with a DISCONNECT carrying

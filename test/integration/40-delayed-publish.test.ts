@@ -12,7 +12,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import {
   clientId,
@@ -21,12 +21,12 @@ import {
   Inbox,
   publish,
   type Received,
-  type StartedBroker,
   startBroker,
   subscribe,
   type Version,
   waitUntil,
 } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/suite.js';
 import { ReasonCode } from '../../src/protocol/index.js';
 
 /** The PUBACK's reason code (MQTT.js leaves it out when the broker sent the short form, 0x00). */
@@ -57,18 +57,7 @@ async function waitForTopics(inbox: Inbox, topics: string[]): Promise<Received[]
 const isDelayedTopic = (m: Received) => m.topic.startsWith('$delay');
 
 describe('40 delayed publish', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    b = await startBroker();
-  });
-
-  afterEach(closeClients);
-
-  after(async () => {
-    await closeClients();
-    await b.close();
-  });
+  const b = brokerForSuite();
 
   test('$delayed/1/<topic> (5.0) and $delay/1/<topic> (3.1.1) are acknowledged, held, then published to <topic>', async () => {
     const topic = clientId('delayed/a/b');

@@ -14,29 +14,25 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   clientId,
-  closeClients,
   connectClient,
   Inbox,
   nextDisconnect,
   publish,
   type Received,
-  type StartedBroker,
-  startBroker,
   subscribe,
 } from '../helpers/broker.js';
 import {
   type Flavour,
-  killChildren,
+  interopBroker,
   MOSQUITTO_FLAVOURS,
   mosquittoPub,
   mosquittoSub,
   PAHO_FLAVOURS,
   type PahoPublication,
   paho,
-  requireTools,
   spec,
 } from './helpers.js';
 
@@ -72,18 +68,7 @@ function persistent(f: Flavour): { clean: false; sessionExpiry?: number } {
 }
 
 describe('01 paho with MQTT.js and the mosquitto clients', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    requireTools();
-    b = await startBroker();
-  });
-
-  after(async () => {
-    killChildren();
-    await closeClients();
-    await b.close();
-  });
+  const b = interopBroker();
 
   for (const f of PAHO_FLAVOURS) {
     const minQos = spec(f, 'MQTT-3.8.4-6', 'MQTT-3.8.4-8');

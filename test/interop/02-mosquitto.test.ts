@@ -9,39 +9,12 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import {
-  clientId,
-  closeClients,
-  connectClient,
-  Inbox,
-  nextDisconnect,
-  type StartedBroker,
-  startBroker,
-  subscribe,
-} from '../helpers/broker.js';
-import {
-  killChildren,
-  MOSQUITTO_FLAVOURS,
-  mosquittoPub,
-  mosquittoSub,
-  requireTools,
-  spec,
-} from './helpers.js';
+import { describe, test } from 'node:test';
+import { clientId, connectClient, Inbox, nextDisconnect, subscribe } from '../helpers/broker.js';
+import { interopBroker, MOSQUITTO_FLAVOURS, mosquittoPub, mosquittoSub, spec } from './helpers.js';
 
 describe('02 mosquitto clients: QoS 2, retained, will, persistent sessions', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    requireTools();
-    b = await startBroker();
-  });
-
-  after(async () => {
-    killChildren();
-    await closeClients();
-    await b.close();
-  });
+  const b = interopBroker();
 
   for (const f of MOSQUITTO_FLAVOURS) {
     describe(`-V ${f.mosquitto} (${f.name})`, () => {

@@ -14,23 +14,15 @@
  */
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import {
-  clientId,
-  closeClients,
-  connectClient,
-  publish,
-  type StartedBroker,
-  startBroker,
-} from '../helpers/broker.js';
+import { describe, test } from 'node:test';
+import { clientId, connectClient, publish } from '../helpers/broker.js';
 import {
   type Flavour,
-  killChildren,
+  interopBroker,
   type MosquittoSub,
   mosquittoSub,
   type Paho,
   paho,
-  requireTools,
   V5,
   V311,
 } from './helpers.js';
@@ -47,18 +39,7 @@ interface Member {
 }
 
 describe('03 shared subscriptions: paho and mosquitto_sub members in one group', () => {
-  let b: StartedBroker;
-
-  before(async () => {
-    requireTools();
-    b = await startBroker({ mqtt: { shared_subscription_strategy: 'round_robin' } });
-  });
-
-  after(async () => {
-    killChildren();
-    await closeClients();
-    await b.close();
-  });
+  const b = interopBroker({ mqtt: { shared_subscription_strategy: 'round_robin' } });
 
   /** A paho member subscribed to the shared filter at `qos` and to its own sentinel topic. */
   async function pahoMember(f: Flavour, base: string, name: string, qos: 0 | 1): Promise<Member> {

@@ -20,9 +20,12 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Version, WAIT_MS, within } from '../helpers/broker.js';
+import type { AviaryConfigInput } from '../../src/config/index.js';
+import { type StartedBroker, type Version, WAIT_MS, within } from '../helpers/broker.js';
 import { requireCommand, requirePython } from '../helpers/services.js';
+import { brokerForSuite } from '../helpers/suite.js';
 
 /** How long one child process may run: a safety net far above what any test needs. */
 export const CHILD_TIMEOUT_S = 20;
@@ -97,6 +100,16 @@ const children = new Set<Child>();
 export function killChildren(): void {
   for (const child of children) child.kill('SIGKILL');
   children.clear();
+}
+
+/**
+ * The broker an interop `describe` block shares (over `config`): the tools are required before it
+ * starts, and every child is killed, then every client closed, before it closes.
+ */
+export function interopBroker(config: AviaryConfigInput = {}): StartedBroker {
+  before(requireTools);
+  after(killChildren);
+  return brokerForSuite(config, { closeClientsAfterEach: false });
 }
 
 /** A child process whose stdout is read line by line; its waits wake on each line and on exit. */

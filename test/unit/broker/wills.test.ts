@@ -8,24 +8,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Broker } from '../../../src/broker/broker.js';
 import type { Message } from '../../../src/broker/message.js';
-import type { ClientInfo } from '../../../src/broker/types.js';
 import { PendingWills, publishWill, willMessageProperties } from '../../../src/broker/wills.js';
 import { MemoryRetainedStore } from '../../../src/persistence/memory/retained.js';
 import type { Will } from '../../../src/protocol/index.js';
+import { clientInfo } from '../../helpers/client-info.js';
 
-function client(clientId: string): ClientInfo {
-  return {
-    clientId,
-    username: null,
-    peerHost: '127.0.0.1',
-    peerPort: 1,
-    listener: 'tcp:default',
-    zone: 'default',
-    protocolVersion: 5,
-    isSuperuser: false,
-    connectedAt: 0,
-  } as ClientInfo;
-}
+const client = clientInfo;
 
 const will = (topic: string): Will => ({
   topic,

@@ -16,6 +16,7 @@ import { MemoryRetainedStore } from '../../../src/persistence/memory/retained.js
 import type { QoS } from '../../../src/protocol/index.js';
 import { fnv1a, type ShareMember, SharedGroup, type SharedStrategy } from '../../../src/routing/shared.js';
 import type { Outlet, Session } from '../../../src/session/session.js';
+import { clientInfo } from '../../helpers/client-info.js';
 
 class Member implements ShareMember {
   constructor(
@@ -227,19 +228,7 @@ function makeBroker(strategy: SharedStrategy = 'round_robin'): Broker {
   });
 }
 
-function info(clientId: string): ClientInfo {
-  return {
-    clientId,
-    username: null,
-    peerHost: '127.0.0.1',
-    peerPort: 1,
-    listener: 'tcp:default',
-    zone: 'default',
-    protocolVersion: 5,
-    isSuperuser: false,
-    connectedAt: 0,
-  };
-}
+const info = clientInfo;
 
 function opts(qos: QoS, subscriptionId = 0): SubscriptionOptions {
   return {
