@@ -263,9 +263,15 @@ export class Broker {
     const previous = this.live.get(id);
     if (previous !== undefined && previous !== channel) {
       // Detach first so nothing is written to the old connection while it closes.
-      this.sessions.get(id)?.detach(Date.now());
+      const taken = this.sessions.get(id);
+      taken?.detach(Date.now());
       this.live.delete(id);
       previous.kick(ReasonCode.SessionTakenOver, 'takenover');
+      // A session that was to end with its connection (expiry 0) ends with the one just closed:
+      // the new connection does not inherit it, whatever its Clean Start (section 4.1).
+      if (taken !== undefined && taken.expiryInterval === 0 && this.sessions.get(id) === taken) {
+        this.discardSession(taken);
+      }
     }
     this.live.set(id, channel);
     const existing = this.sessions.get(id);

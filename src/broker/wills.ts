@@ -58,9 +58,11 @@ export function publishWill(broker: Broker, client: ClientInfo, will: Will): voi
       retain: will.retain,
     });
     if (verdict instanceof Promise) {
-      void verdict.then((v) => {
-        if (v === 'allow') routeWill(broker, client, will);
-      });
+      verdict
+        .then((v) => {
+          if (v === 'allow') routeWill(broker, client, will);
+        })
+        .catch((error: unknown) => broker.options.onHookError?.('message.publish', error));
       return;
     }
     if (verdict !== 'allow') return;

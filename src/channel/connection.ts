@@ -148,6 +148,15 @@ export class MqttConnection implements LinkReceiver, PacketSink {
     if (hooks.has('client.connected')) hooks.run('client.connected', client);
   }
 
+  /** For the sweep: an error outside packet handling ends this connection like any other. */
+  closeAfterError(error: unknown): void {
+    try {
+      this.fail(error);
+    } catch {
+      this.link.destroy();
+    }
+  }
+
   /** Turns an error into the channel's error actions, logging it with the client id. */
   private fail(error: unknown): void {
     if (this.closed) return;
@@ -269,13 +278,18 @@ export class KeepaliveSweeper {
 
   sweep(now = Date.now()): void {
     for (const c of this.connections) {
-      const reason = c.expired(now);
-      if (reason === null) {
-        c.channel.tick(now); // retries and await_rel_timeout
-        continue;
+      try {
+        const reason = c.expired(now);
+        if (reason === null) {
+          c.channel.tick(now); // retries and await_rel_timeout
+          continue;
+        }
+        if (reason === 'keepalive_timeout') c.channel.kick(ReasonCode.KeepAliveTimeout, reason);
+        else c.close(reason);
+      } catch (error) {
+        // One connection's failure must not stop the sweep (or, from a timer, the process).
+        c.closeAfterError(error);
       }
-      if (reason === 'keepalive_timeout') c.channel.kick(ReasonCode.KeepAliveTimeout, reason);
-      else c.close(reason);
     }
   }
 

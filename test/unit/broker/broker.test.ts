@@ -335,6 +335,7 @@ describe('broker: sessions and takeover', () => {
   test('takeover with clean = false: the old channel is kicked with 0x8E and the session kept [MQTT-3.1.4-3]', () => {
     const broker = makeBroker();
     const first = connect(broker, 'dev', false);
+    first.session.expiryInterval = 60; // a session that outlives its connection
     broker.subscribe(first.session, 't', subOptions(1));
     const second = connect(broker, 'dev', false);
     assert.deepEqual(first.channel.kicks, [[ReasonCode.SessionTakenOver, 'takenover']]);
@@ -361,9 +362,23 @@ describe('broker: sessions and takeover', () => {
     assert.equal(broker.publish(message('t'), null), 0);
   });
 
+  test('takeover of a session with expiry 0: it ended with the old connection, present = false', () => {
+    const broker = makeBroker();
+    const first = connect(broker, 'dev', false);
+    first.session.expiryInterval = 0;
+    broker.subscribe(first.session, 't', subOptions(1));
+    const second = connect(broker, 'dev', false);
+    assert.deepEqual(first.channel.kicks, [[ReasonCode.SessionTakenOver, 'takenover']]);
+    assert.notEqual(second.session, first.session);
+    assert.equal(second.present, false);
+    assert.equal(broker.sessionCount, 1);
+    assert.equal(broker.publish(message('t'), null), 0, 'the old subscriptions are gone');
+  });
+
   test('the kicked channel closing afterwards does not touch the new session', () => {
     const broker = makeBroker();
     const first = connect(broker, 'dev', false);
+    first.session.expiryInterval = 60;
     broker.subscribe(first.session, 't', subOptions(0));
     const second = connect(broker, 'dev', false);
     broker.closeSession(first.info, first.channel, first.session);
