@@ -255,7 +255,13 @@ export class Channel implements Outlet, LiveChannel {
     const session = this.session;
     if (session === null || this.state !== ChannelState.Connected) return;
     const settings = this.settings;
-    if (!this.v5 && session.inflightCount > 0 && Number.isFinite(settings.retryInterval)) {
+    // No resend to a client that is not reading what it already has (bounded memory, as for QoS 0).
+    if (
+      !this.v5 &&
+      session.inflightCount > 0 &&
+      Number.isFinite(settings.retryInterval) &&
+      this.link.pendingBytes <= SLOW_CONSUMER_BYTES
+    ) {
       session.retry(now, settings.retryInterval);
     }
     if (session.awaitingRelCount > 0 && Number.isFinite(settings.awaitRelTimeout)) {

@@ -15,6 +15,9 @@ export interface ConnectionReceiver {
   onClose(error: Error | null): void;
 }
 
+/** How long an ended socket may take to flush and close before it is destroyed. */
+const END_DEADLINE_MS = 5000;
+
 const flushList: SocketConnection[] = [];
 let flushScheduled = false;
 
@@ -79,8 +82,13 @@ export class SocketConnection {
       this.socket.uncork();
     }
     this.socket.end();
-    // A peer that never reads must not keep the socket open for ever.
-    this.socket.setTimeout(5000, () => this.socket.destroy());
+    // A peer that never reads (or keeps sending) must not keep the socket open for ever: a hard
+    // deadline, not an idle timeout, and what it sends now is read and discarded.
+    this.socket.removeAllListeners('data');
+    this.socket.resume();
+    const timer = setTimeout(() => this.socket.destroy(), END_DEADLINE_MS);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
   }
 
   destroy(): void {
