@@ -27,6 +27,9 @@ import type { ClientInfo } from '../../src/broker/types.js';
 import type { AviaryConfigInput } from '../../src/config/index.js';
 import { type AviaryBroker, type CreateBrokerOptions, createBroker } from '../../src/main.js';
 import { Decoder, encode, type Packet, ProtocolVersion } from '../../src/protocol/index.js';
+import { hex, varint } from './bytes.js';
+
+export { hex, varint } from './bytes.js';
 
 /** Default timeout of every wait in these helpers: long enough for a loaded CI machine. */
 export const WAIT_MS = 5000;
@@ -127,31 +130,12 @@ export function nextDisconnect(aviary: AviaryBroker, clientId: string, ms = WAIT
 
 // ---- bytes ------------------------------------------------------------------------------------
 
-/** Bytes from hex text; spaces, newlines and `|` between bytes are ignored. */
-export function hex(text: string): Buffer {
-  const clean = text.replace(/[\s|]/g, '');
-  if (!/^([0-9a-f]{2})*$/i.test(clean)) throw new Error(`not hex bytes: ${text}`);
-  return Buffer.from(clean, 'hex');
-}
-
 /** An MQTT UTF-8 string field: two length bytes, then the bytes. */
 export function str(s: string | Buffer): Buffer {
   const body = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
   const len = Buffer.alloc(2);
   len.writeUInt16BE(body.length);
   return Buffer.concat([len, body]);
-}
-
-/** A variable byte integer. */
-export function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
 }
 
 /** A whole packet: the first byte, the remaining length, then the parts (Buffers or hex text). */

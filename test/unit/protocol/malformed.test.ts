@@ -21,6 +21,7 @@ import {
   ReasonCode,
 } from '../../../src/protocol/index.js';
 import { AUTH_CODES, DISCONNECT_CODES, PUBACK_CODES, PUBREL_CODES } from '../../helpers/arbitraries.js';
+import { hex, varint } from '../../helpers/bytes.js';
 
 const {
   MalformedPacket,
@@ -32,20 +33,6 @@ const {
 
 // ---------------------------------------------------------------------------------------------
 // Building frames
-
-/** Hex with optional spaces, e.g. '00 04 4d515454'. */
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
-}
 
 /** A frame: the first byte, the remaining length computed from the body, the body (hex). */
 const frame = (first: number, body: string): Buffer => {
