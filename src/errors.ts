@@ -41,3 +41,26 @@ export class NotImplementedError extends AviaryError {
     super('AVY_ERR_NOT_IMPLEMENTED', message);
   }
 }
+
+/** A banned-list entry that cannot be added: unknown `as`, bad address, range or pattern, bad `until`. */
+export class InvalidBanError extends AviaryError {
+  constructor(message: string) {
+    super('AVY_ERR_INVALID_BAN', message);
+  }
+}
+
+/**
+ * The store could not keep or read what it was asked to: the database file is corrupt or not a
+ * database, its directory cannot be created or written, the disk is full, or a batch of writes
+ * failed and was rolled back. The message names the file (`path`) and says what to do.
+ */
+export class StoreError extends AviaryError {
+  constructor(
+    message: string,
+    /** The file or directory concerned. */
+    readonly path: string,
+    options?: { cause?: unknown },
+  ) {
+    super('AVY_ERR_STORE', message, options);
+  }
+}

@@ -6,6 +6,9 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { installApi } from './api/index.js';
+import { type Authentication, installAuthentication } from './auth/index.js';
+import { type Authorization, authorizationActive, installAuthorization } from './authz/index.js';
 import { Broker } from './broker/broker.js';
 import { DelayedPublish } from './broker/delayed.js';
 import type { Message } from './broker/message.js';
@@ -21,14 +24,39 @@ import {
   listenersOf,
   type MqttConfig,
   parseConfig,
+  type SslListenerConfig,
   zoneMqtt,
 } from './config/index.js';
 import { NotImplementedError } from './errors.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { MemoryAclStore } from './persistence/memory/acl.js';
+import { MemoryBannedStore } from './persistence/memory/banned.js';
+import { MemoryAdminStore } from './persistence/memory/admin.js';
 import { MemoryDelayedStore } from './persistence/memory/delayed.js';
+import { MemoryUserStore } from './persistence/memory/users.js';
 import { MemoryRetainedStore } from './persistence/memory/retained.js';
+import { MemoryStorage } from './persistence/memory/storage.js';
+import {
+  openSqliteStorage,
+  SqliteAclStore,
+  SqliteAdminStore,
+  SqliteBannedStore,
+  SqliteStorage,
+  SqliteUserStore,
+} from './persistence/sqlite/index.js';
+import type { Storage } from './persistence/storage.js';
+import { Durability } from './broker/durability.js';
+import { holdFlushes, releaseFlushes } from './transport/flush.js';
 import { ReasonCode, type QoS } from './protocol/index.js';
+import { installSecurity, type Security } from './security/index.js';
+import type { Listener, ListenerHandlers, TransportConnection } from './transport/listener.js';
+import { netListenerOptions, pskTable, tlsSettings } from './transport/listener-options.js';
+import { ListenerRegistry, type ListenerStatus } from './transport/registry.js';
 import { TcpListener } from './transport/tcp.js';
+import { TlsListener } from './transport/tls.js';
+import { WsListener, wsListenerOptions } from './transport/websocket.js';
+
+export type { ListenerStatus } from './transport/registry.js';
 
 export interface CreateBrokerOptions {
   /** A pino logger to use instead of the one `log.*` configures. */
@@ -51,19 +79,32 @@ export interface AviaryBroker {
   readonly delayed: DelayedPublish;
   /** Gauges with high-water marks (`connections.count`, ...); counters are `broker.metrics`. */
   readonly stats: Stats;
+  /** The store `durable_storage.backend` chose (docs/durability.md). */
+  readonly storage: Storage;
+  /** Authentication chains (docs/authentication.md); `authn.builtInUsers` administers users. */
+  readonly authn: Authentication;
+  /** Banned list, flapping detection, rate limits (docs/security.md); `security.banned` is the API's /banned. */
+  readonly security: Security;
+  /** Authorization (docs/authorization.md): `authz.clearCache()`, `authz.builtIn` (its rules). */
+  readonly authz: Authorization;
   /** Starts every enabled listener. Rejects (and starts none) if one cannot listen. */
   listen(): Promise<ListenerAddress[]>;
   /** Bound addresses of the running listeners (ports resolved when configured as 0). */
   addresses(): ListenerAddress[];
+  /** Every configured listener: running or not, bind, connections, refusals (docs/listeners.md). */
+  listeners(): ListenerStatus[];
+  /** Starts a configured listener by id ("ssl:default"); ListenerNotFoundError if unknown. */
+  startListener(id: string): Promise<void>;
+  /** Stops a listener: no new connections, its clients are disconnected (5.0: 0x8B). */
+  stopListener(id: string): Promise<void>;
+  /** Stops and starts a listener again, re-reading its certificate files. */
+  restartListener(id: string): Promise<void>;
   /**
    * Graceful shutdown: stop accepting, send MQTT 5.0 clients DISCONNECT 0x8B (server shutting
    * down), close every connection, flush. Resolves when all sockets are closed.
    */
   close(): Promise<void>;
 }
-
-/** How often detached sessions are checked for expiry. */
-const SESSION_SWEEP_MS = 5000;
 
 /** Grace period for clients to read their DISCONNECT before their sockets are destroyed. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -92,6 +133,16 @@ export function createBroker(
       file: cfg.log.file.enable ? cfg.log.file.path : null,
     });
   const mqtt = cfg.mqtt;
+  // The durable store (docs/durability.md): opened first, so a bad data directory stops the start.
+  const storage = openStorage(cfg);
+  const durability = storage.durable
+    ? new Durability(
+        storage,
+        { retained: new MemoryRetainedStore<Message>(), delayed: new MemoryDelayedStore<Message>() },
+        { hold: holdFlushes, release: releaseFlushes },
+        (error) => log.error({ err: error }, 'durable store: a batch could not be committed'),
+      )
+    : null;
   const broker = new Broker({
     nodeName: cfg.node.name,
     session: {
@@ -105,16 +156,32 @@ export function createBroker(
       maxRetainedMessages: cfg.retainer.max_retained_messages,
       msgExpiryInterval: cfg.retainer.msg_expiry_interval,
     },
-    retained: new MemoryRetainedStore<Message>(),
+    retained: durability?.retained ?? new MemoryRetainedStore<Message>(),
+    durable: durability?.sessions ?? null,
+    groupCommit: durability?.groupCommit ?? null,
     onHookError: (hook, error) => log.error({ hook, err: error }, 'hook callback failed'),
     sharedSubscriptionStrategy: mqtt.shared_subscription_strategy,
   });
   const delayed = new DelayedPublish(broker, {
-    store: new MemoryDelayedStore<Message>(),
+    store: durability?.delayed ?? new MemoryDelayedStore<Message>(),
     maxDelayedMessages: cfg.delayed.max_delayed_messages,
     log,
   });
+  if (durability !== null) {
+    const restored = durability.restore(broker);
+    log.info({ store: storage.location, ...restored }, 'durable store opened');
+  }
   if (cfg.delayed.enable) delayed.start();
+  const stores = recordStores(storage);
+  const authn = installAuthentication(broker, cfg, { log, users: stores.users });
+  const authz = installAuthorization(broker, cfg, { store: stores.acl, log });
+  const security = installSecurity({
+    broker,
+    config: cfg,
+    log,
+    bannedStore: stores.banned,
+    connections: () => connections.values(),
+  });
   const stats = new Stats(broker);
   stats.addSource(() => ({ ...delayed.stats() }));
   const st = cfg.sys_topics;
@@ -130,87 +197,154 @@ export function createBroker(
       clientSubscribed: st.sys_event_messages.client_subscribed,
       clientUnsubscribed: st.sys_event_messages.client_unsubscribed,
     },
-    subscribeAllowHosts: st.subscribe_allow_hosts,
-    listenerPort: (id) => listeners.find((l) => l.id === id)?.address.port ?? 0,
+    // With an ACL in force, $SYS subscriptions are the ACL's to decide (docs/authorization.md).
+    subscribeAllowHosts: authorizationActive(cfg.authorization) ? null : st.subscribe_allow_hosts,
+    listenerPort: (id) => listeners.get(id)?.address.port ?? 0,
     onError: (error) => log.error({ err: error }, '$SYS publish failed'),
   });
   const sweeper = new KeepaliveSweeper();
   let expiryTimer: NodeJS.Timeout | null = null;
-  const listeners: TcpListener[] = [];
-  const connections = new Set<MqttConnection>();
+  /** The MQTT connection of each open transport connection, for shutdown and listener stops. */
+  const connections = new Map<TransportConnection, MqttConnection>();
 
-  const startListener = async (entry: ListenerEntry): Promise<TcpListener> => {
-    if (entry.type !== 'tcp') {
-      throw new NotImplementedError(
-        `listener ${entry.id}: ${entry.type} listeners are not implemented yet; disable it with ` +
-          `listeners.${entry.type}.${entry.name}.enable = false`,
-      );
+  /** The one place that turns a configured listener into a Listener, by type. */
+  const createListener = (entry: ListenerEntry): Listener => {
+    const settings = channelSettings(zoneMqtt(cfg, entry.config.zone));
+    const handlers: ListenerHandlers = {
+      onConnection: (link) =>
+        connections.set(
+          link,
+          new MqttConnection(
+            link,
+            broker,
+            settings,
+            log,
+            sweeper,
+            security.limiterFor(entry.id, entry.config.zone),
+          ),
+        ),
+      onClosed: (link) => connections.delete(link),
+      onRefused: (peer, reason) =>
+        log.warn({ listener: entry.id, peer: peer.host, reason }, 'connection refused'),
+      onHandshakeError: (peer, error) =>
+        log.warn({ listener: entry.id, peer: peer.host, err: error.message }, 'handshake failed'),
+    };
+    switch (entry.type) {
+      case 'tcp':
+        return new TcpListener(netListenerOptions(entry, handlers));
+      case 'ssl': {
+        const lc = entry.config as SslListenerConfig;
+        return new TlsListener({
+          ...netListenerOptions(entry, handlers),
+          tls: tlsSettings(entry, lc.ssl_options),
+          psk: pskTable(cfg.psk_authentication), // read at each start: a restart reloads the file
+        });
+      }
+      case 'ws':
+      case 'wss': {
+        // WebSocket and secure WebSocket: src/transport/websocket.ts.
+        return new WsListener(wsListenerOptions(entry, handlers, settings.maxPacketSize));
+      }
+      default:
+        throw new NotImplementedError(`listener ${entry.id}: unknown listener type`);
     }
-    const lc = entry.config;
-    const settings = channelSettings(zoneMqtt(cfg, lc.zone));
-    const listener = new TcpListener({
-      id: entry.id,
-      host: lc.bind.host,
-      port: lc.bind.port,
-      maxConnections: lc.max_connections,
-      zone: lc.zone,
-      onConnection: (link) => {
-        const c = new MqttConnection(link, broker, settings, log, sweeper);
-        connections.add(c);
-        link.socket.once('close', () => connections.delete(c));
-      },
-      onRefused: (socket, reason) =>
-        log.warn({ listener: entry.id, peer: socket.remoteAddress, reason }, 'connection refused'),
-    });
-    await listener.listen();
-    return listener;
   };
+  const listeners = new ListenerRegistry(listenersOf(cfg), {
+    create: createListener,
+    shutdownConnections: (id) => {
+      for (const c of [...connections.values()]) {
+        if (c.link.listener === id) c.shutdown(ReasonCode.ServerShuttingDown);
+      }
+    },
+    graceMs: SHUTDOWN_GRACE_MS,
+    onChange: (id, running, a) =>
+      log.info(
+        { listener: id, bind: `${a.host}:${a.port}` },
+        running ? 'listener started' : 'listener stopped',
+      ),
+  });
 
-  const addresses = (): ListenerAddress[] => listeners.map((l) => ({ id: l.id, ...l.address }));
+  const addresses = (): ListenerAddress[] => listeners.running().map((l) => ({ id: l.id, ...l.address }));
 
-  return {
+  const aviary: AviaryBroker = {
     config: cfg,
     broker,
     hooks: broker.hooks,
     log,
     delayed,
     stats,
+    storage,
+    authn,
+    security,
+    authz,
     async listen() {
-      const enabled = listenersOf(cfg).filter((e) => e.config.enable);
-      try {
-        for (const entry of enabled) listeners.push(await startListener(entry));
-      } catch (error) {
-        await Promise.all(listeners.map((l) => l.stopAccepting()));
-        listeners.length = 0;
-        throw error;
-      }
-      expiryTimer = setInterval(() => broker.sweepExpiredSessions(Date.now()), SESSION_SWEEP_MS);
+      await listeners.startEnabled();
+      expiryTimer = setInterval(
+        () => broker.sweepExpiredSessions(Date.now()),
+        cfg.durable_storage.sweep_interval,
+      );
       expiryTimer.unref();
       stats.start();
       sys.start();
-      for (const a of addresses()) {
-        log.info({ listener: a.id, bind: `${a.host}:${a.port}` }, 'listener started');
-      }
-      return addresses();
+      // The management API (src/api) after the MQTT listeners; its addresses follow theirs.
+      const apiAddresses = await api.start().catch(async (error: unknown) => {
+        await listeners.stopAll();
+        throw error;
+      });
+      return [...addresses(), ...apiAddresses];
     },
     addresses,
+    listeners: () => listeners.status(),
+    startListener: (id) => listeners.start(id),
+    stopListener: (id) => listeners.stop(id),
+    restartListener: (id) => listeners.restart(id),
     async close() {
+      await api.stop();
       delayed.close(); // pending delayed messages stay in the store
+      await authn.close();
+      await authz.close();
+      security.close();
       sys.stop();
       stats.stop();
-      await Promise.all(listeners.map((l) => l.stopAccepting()));
-      for (const c of [...connections]) c.shutdown(ReasonCode.ServerShuttingDown);
-      const deadline = Date.now() + SHUTDOWN_GRACE_MS;
-      while (listeners.some((l) => l.connections > 0) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      for (const l of listeners) l.destroyAll();
-      listeners.length = 0;
+      await listeners.stopAll(); // DISCONNECT 0x8B to 5.0 clients, a grace period, then destroy
       sweeper.stop();
       broker.wills.clear(); // wills are not published on shutdown (see MqttConnection.onClose)
       if (expiryTimer !== null) clearInterval(expiryTimer);
+      if (durability !== null) durability.close();
+      else storage.close();
       log.info('broker stopped');
     },
+  };
+  const api = installApi(aviary, { store: stores.admin, version: packageVersion() });
+  return aviary;
+}
+
+/** Opens the store `durable_storage.backend` names (the one place a storage backend is chosen). */
+function openStorage(cfg: AviaryConfig): Storage {
+  const ds = cfg.durable_storage;
+  if (ds.backend === 'memory') return new MemoryStorage();
+  return openSqliteStorage({
+    dir: cfg.node.data_dir,
+    file: ds.sqlite.file,
+    synchronous: ds.sqlite.synchronous,
+  });
+}
+
+/** The stores of users, ACL rules, the banned list and API accounts, in the chosen backend. */
+function recordStores(storage: Storage) {
+  if (storage instanceof SqliteStorage) {
+    return {
+      users: new SqliteUserStore(storage),
+      acl: new SqliteAclStore(storage),
+      banned: new SqliteBannedStore(storage),
+      admin: new SqliteAdminStore(storage),
+    };
+  }
+  return {
+    users: new MemoryUserStore(),
+    acl: new MemoryAclStore(),
+    banned: new MemoryBannedStore(),
+    admin: new MemoryAdminStore(),
   };
 }
 
@@ -235,6 +369,8 @@ export function channelSettings(m: MqttConfig): ChannelSettings {
     maxSubscriptions: m.max_subscriptions,
     responseInformation: m.response_information,
     useUsernameAsClientId: m.use_username_as_clientid,
+    peerCertAsUsername: m.peer_cert_as_username,
+    peerCertAsClientId: m.peer_cert_as_clientid,
     maxTopicAlias: m.max_topic_alias,
     receiveMaximum: m.receive_maximum,
     retryInterval: m.retry_interval,

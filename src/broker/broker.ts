@@ -50,6 +50,8 @@ import {
   type SessionLimits,
   type ShareGroupRef,
 } from '../session/session.js';
+import type { DurableSessions } from './durable.js';
+import type { GroupCommit } from './group-commit.js';
 import { Hooks } from './hooks.js';
 import { Message } from './message.js';
 import { isSysTopic, Metrics } from './metrics.js';
@@ -97,6 +99,10 @@ export interface BrokerOptions {
   onHookError?: (hook: string, error: unknown) => void;
   /** How share groups pick a member (`mqtt.shared_subscription_strategy`); round_robin. */
   sharedSubscriptionStrategy?: SharedStrategy;
+  /** The journal of persistent sessions when the store is durable (durable.ts); else none. */
+  durable?: DurableSessions | null;
+  /** Group commit of the durable store (group-commit.ts); else none. */
+  groupCommit?: GroupCommit | null;
 }
 
 /** One session's subscriptions as the broker routes them. */
@@ -190,6 +196,11 @@ export class Broker {
   readonly startedAt = Date.now();
   /** Wills waiting for their Will Delay Interval (5.0), published by one timer (wills.ts). */
   readonly wills = new PendingWills((pending) => publishWill(this, pending.client, pending.will));
+  /**
+   * EMQX's `authorization.deny_action` (set by src/authz): `disconnect` ends the connection of a
+   * client whose PUBLISH or SUBSCRIBE `client.authorize` denied (DISCONNECT 0x87 in 5.0).
+   */
+  denyAction: 'ignore' | 'disconnect' = 'ignore';
   private readonly trie: TopicTrie<Route>;
   private readonly sessions = new Map<string, Session>();
   private readonly live = new Map<string, LiveChannel>();
@@ -215,8 +226,17 @@ export class Broker {
   /** Retained topics that count toward retainer.max_retained_messages (all but $SYS). */
   private limitedRetained = 0;
 
+  /** The journal of persistent sessions (null without a durable store). */
+  readonly durable: DurableSessions | null;
+  /** Acknowledgements wait for it while a batch is open (null without a durable store). */
+  readonly groupCommit: GroupCommit | null;
+
   constructor(readonly options: BrokerOptions) {
+    this.durable = options.durable ?? null;
+    this.groupCommit = options.groupCommit ?? null;
     this.retained = options.retained;
+    // A durable store comes with retained messages: count those held to the limits (not $SYS).
+    for (const _ of options.retained.match('#')) this.limitedRetained++;
     this.hooks = new Hooks(options.onHookError);
     this.trie = new TopicTrie<Route>({ cacheSize: options.matchCacheSize ?? 4096 });
     this.sharedStrategy = options.sharedSubscriptionStrategy ?? 'round_robin';
@@ -254,6 +274,48 @@ export class Broker {
     return this.retained.size;
   }
 
+  // ---- read-only views and operator actions for the management API (src/api) ----------------
+
+  /** The session of a client id, connected or not. */
+  session(clientId: string): Session | undefined {
+    return this.sessions.get(clientId);
+  }
+
+  /** Every session held, in the order they were created (a live iterator: no copy). */
+  allSessions(): IterableIterator<Session> {
+    return this.sessions.values();
+  }
+
+  /** Distinct subscribed filters (the routes; share groups under their filter). */
+  routeFilters(): Iterable<string> {
+    return this.trie.filterNames();
+  }
+
+  /**
+   * An operator kicks a client (EMQX's `DELETE /clients/:clientid`): a live connection is told to
+   * go (5.0: DISCONNECT 0x98 Administrative action) and closed, and its session is discarded
+   * whatever its expiry interval. False if the client id has neither.
+   */
+  kick(clientId: string): boolean {
+    const channel = this.live.get(clientId);
+    const had = channel !== undefined || this.sessions.has(clientId);
+    channel?.kick(ReasonCode.AdministrativeAction, 'kicked');
+    const session = this.sessions.get(clientId);
+    if (session !== undefined) {
+      if (this.live.get(clientId) !== undefined) this.live.delete(clientId);
+      session.detach(Date.now());
+      this.discardSession(session);
+    }
+    return had;
+  }
+
+  /** Deletes the retained message of a topic (the API's retainer delete); false if none. */
+  deleteRetained(topic: string): boolean {
+    const had = this.retained.get(topic) !== undefined;
+    this.dropRetained(topic);
+    return had;
+  }
+
   /**
    * Opens the session for a connecting client, taking it over from a live connection with the
    * same client id. `clean` discards any existing session.
@@ -267,6 +329,7 @@ export class Broker {
       taken?.detach(Date.now());
       this.live.delete(id);
       previous.kick(ReasonCode.SessionTakenOver, 'takenover');
+      if (taken !== undefined) this.metrics.sessionTakenover++;
       // A session that was to end with its connection (expiry 0) ends with the one just closed:
       // the new connection does not inherit it, whatever its Clean Start (section 4.1).
       if (taken !== undefined && taken.expiryInterval === 0 && this.sessions.get(id) === taken) {
@@ -275,11 +338,37 @@ export class Broker {
     }
     this.live.set(id, channel);
     const existing = this.sessions.get(id);
-    if (existing !== undefined && !clean) return { session: existing, present: true };
-    if (existing !== undefined) this.discardSession(existing);
+    if (existing !== undefined && !clean) {
+      this.metrics.sessionResumed++;
+      return { session: existing, present: true };
+    }
+    if (existing !== undefined) {
+      this.metrics.sessionDiscarded++;
+      this.discardSession(existing);
+    }
+    this.metrics.sessionCreated++;
     const session = new Session(id, this.options.session, this.onDrop);
     this.sessions.set(id, session);
     return { session, present: false };
+  }
+
+  /**
+   * The channel has set a session's expiry interval and delivery flags (at CONNECT, or a
+   * DISCONNECT that changes the expiry): a session with an interval persists in the durable
+   * store from now on; one without does not.
+   */
+  sessionConfigured(session: Session): void {
+    const durable = this.durable;
+    if (durable === null) return;
+    if (session.expiryInterval > 0) durable.track(session);
+    else durable.forget(session);
+  }
+
+  /** Registers a session restored from the durable store (durable.ts), detached. */
+  adoptSession(clientId: string): Session {
+    const session = new Session(clientId, this.options.session, this.onDrop);
+    this.sessions.set(clientId, session);
+    return session;
   }
 
   /**
@@ -308,19 +397,25 @@ export class Broker {
       if (now - session.disconnectedAt >= session.expiryInterval * 1000) {
         this.discardSession(session);
         expired++;
+      } else if (session.queueLength > 0) {
+        session.dropExpired(now); // expired messages do not wait in an offline queue
       }
     }
     return expired;
   }
 
   private discardSession(session: Session): void {
+    this.durable?.forget(session);
     if (this.exclusive.size > 0) {
       for (const [filter, holder] of this.exclusive) if (holder === session) this.exclusive.delete(filter);
     }
     const routes = this.routesOf.get(session);
     if (routes !== undefined) for (const sub of routes.byFilter.values()) this.removeRoute(routes, sub);
     this.routesOf.delete(session);
-    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    if (this.sessions.get(session.clientId) === session) {
+      this.sessions.delete(session.clientId);
+      this.metrics.sessionTerminated++;
+    }
     // No longer a member anywhere: its share groups' messages go to the other members.
     this.redispatch(session, false);
   }

@@ -17,6 +17,10 @@ export class Message {
   readonly id: number;
   /** Cached frames by wire form; see frameKey(). */
   frames: Array<Buffer | undefined> | null = null;
+  /** Its id in the durable session store (durable.ts); 0 while not stored. */
+  storeId = 0;
+  /** How many stored session entries refer to it. */
+  storeRefs = 0;
 
   constructor(
     public topic: string,

@@ -115,10 +115,48 @@ export class Metrics {
   /** QoS 0 for an offline session that does not store QoS 0 (mqtt.mqueue_store_qos0 = false). */
   deliveryDroppedQos0 = 0;
 
+  // ---- sessions (EMQX's session.*; counted by Broker.openSession / discardSession) ----
+  sessionCreated = 0;
+  sessionResumed = 0;
+  sessionTakenover = 0;
+  /** An existing session thrown away by a Clean Start. */
+  sessionDiscarded = 0;
+  /** A session that ended: its connection closed with expiry 0, it expired, or it was kicked. */
+  sessionTerminated = 0;
+
   // ---- clients ----
   clientConnected = 0;
   clientDisconnected = 0;
   clientAuthFailure = 0;
+
+  // ---- authorization (src/authz; EMQX's authorization.*) ----
+  /** Checks answered allow / deny (from a rule, the cache, a superuser, or `no_match`). */
+  authorizationAllow = 0;
+  authorizationDeny = 0;
+  /** Checks answered from the per-client cache / that had to ask the sources. */
+  authorizationCacheHit = 0;
+  authorizationCacheMiss = 0;
+  /** Checks skipped because the client is a superuser. */
+  authorizationSuperuser = 0;
+  /** Checks where no source had a matching rule (`authorization.no_match` decided). */
+  authorizationNomatch = 0;
+  /** Checks where a source's rule allowed / denied. */
+  authorizationMatchedAllow = 0;
+  authorizationMatchedDeny = 0;
+
+  // ---- security (src/security; Aviary's additions) ----
+  /** CONNECTs refused because the client is banned (CONNACK 0x8A; 3.1.1: 0x05). */
+  bannedRefused = 0;
+  /** Connected clients kicked because a ban that matches them was added. */
+  bannedKicked = 0;
+  /** Client ids banned by flapping detection. */
+  flappingBanned = 0;
+  /** Times a client's message quota (messages_rate) ran out and its reading was paused. */
+  limiterMessagesExceeded = 0;
+  /** Times a client's byte quota (bytes_rate) ran out and its reading was paused. */
+  limiterBytesExceeded = 0;
+  /** Milliseconds of reading paused by rate limits, summed over clients. */
+  limiterPausedMs = 0;
 
   /** A message entered the broker (Broker.publish), not counting the broker's own $SYS ones. */
   messageReceived(qos: QoS): void {
@@ -334,9 +372,28 @@ export class Metrics {
       'delivery.dropped.qos0_msg': this.deliveryDroppedQos0,
       'delivery.dropped.queue_full': this.deliveryDroppedQueueFull,
       'delivery.dropped.expired': this.messagesDroppedExpired,
+      'session.created': this.sessionCreated,
+      'session.resumed': this.sessionResumed,
+      'session.takenover': this.sessionTakenover,
+      'session.discarded': this.sessionDiscarded,
+      'session.terminated': this.sessionTerminated,
       'client.connected': this.clientConnected,
       'client.disconnected': this.clientDisconnected,
       'authentication.failure': this.clientAuthFailure,
+      'authorization.allow': this.authorizationAllow,
+      'authorization.deny': this.authorizationDeny,
+      'authorization.cache_hit': this.authorizationCacheHit,
+      'authorization.cache_miss': this.authorizationCacheMiss,
+      'authorization.superuser': this.authorizationSuperuser,
+      'authorization.nomatch': this.authorizationNomatch,
+      'authorization.matched.allow': this.authorizationMatchedAllow,
+      'authorization.matched.deny': this.authorizationMatchedDeny,
+      'banned.refused': this.bannedRefused,
+      'banned.kicked': this.bannedKicked,
+      'flapping.banned': this.flappingBanned,
+      'limiter.messages.exceeded': this.limiterMessagesExceeded,
+      'limiter.bytes.exceeded': this.limiterBytesExceeded,
+      'limiter.paused_ms': this.limiterPausedMs,
     };
   }
 }

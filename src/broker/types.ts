@@ -29,6 +29,21 @@ export interface ClientInfo {
   keepalive?: number;
   /** Session Expiry Interval in seconds as agreed at CONNECT. */
   expiryInterval?: number;
+  // What the transport established, copied at CONNECT (docs/listeners.md); for authentication.
+  /** A verified TLS client certificate: its subject's CN and whole DN (`${cert_common_name}`, `${cert_subject}`). */
+  peerCert?: { readonly cn: string | null; readonly dn: string };
+  /** The TLS-PSK identity the client authenticated with. */
+  pskIdentity?: string;
+  /** WebSocket: the headers of the HTTP upgrade request (cookie, x-forwarded-for, ...). */
+  upgradeHeaders?: Record<string, string | string[] | undefined>;
+  // Set by authentication (src/auth, docs/authentication.md) when the provider that allowed the
+  // client returned them; ACL sources may read them.
+  /** EMQX's client_attrs: from an HTTP provider's `client_attrs` or a JWT's `client_attrs` claim. */
+  clientAttrs?: Record<string, string>;
+  /** The claims of the verified JWT that authenticated the client. */
+  jwtClaims?: Record<string, unknown>;
+  /** ACL rules returned by authentication (a JWT's `acl` claim, an HTTP response's `acl`), as received. */
+  authnAcl?: unknown;
 }
 
 export interface SubscriptionOptions {

@@ -104,7 +104,15 @@ export function ownWill(will: Will): Will {
 }
 
 /** The wills waiting for their Will Delay Interval, with one timer for all of them. */
+/** Where waiting wills are written when the store is durable (durable-wills.ts). */
+export interface WillJournal {
+  scheduled(pending: PendingWill): void;
+  removed(clientId: string): void;
+}
+
 export class PendingWills {
+  /** Set by main.ts when the store is durable: waiting wills survive a restart. */
+  journal: WillJournal | null = null;
   private readonly heap: PendingWill[] = [];
   private readonly byClient = new Map<string, PendingWill>();
   private timer: NodeJS.Timeout | null = null;
@@ -134,6 +142,7 @@ export class PendingWills {
     pending.index = this.heap.length;
     this.heap.push(pending);
     this.up(pending.index);
+    this.journal?.scheduled(pending);
     this.arm();
   }
 
@@ -146,11 +155,15 @@ export class PendingWills {
     if (pending === undefined) return null;
     this.byClient.delete(clientId);
     this.removeAt(pending.index);
+    this.journal?.removed(clientId);
     this.arm();
     return pending;
   }
 
-  /** Forgets every waiting will (server shutdown: wills are not published) and stops the timer. */
+  /**
+   * Forgets every waiting will (server shutdown: wills are not published; a durable store keeps
+   * them for the restart) and stops the timer.
+   */
   clear(): void {
     this.heap.length = 0;
     this.byClient.clear();
@@ -165,6 +178,7 @@ export class PendingWills {
       if (first === undefined || first.due > now) break;
       this.byClient.delete(first.client.clientId);
       this.removeAt(0);
+      this.journal?.removed(first.client.clientId);
       fired++;
       this.fire(first);
     }

@@ -187,6 +187,7 @@ export class Channel implements Outlet, LiveChannel {
         );
       }
       this.session.expiryInterval = expiry;
+      this.broker.sessionConfigured(this.session);
     }
     // A normal DISCONNECT discards the will; 0x04 asks for it to be published [MQTT-3.14.4-3].
     if (reasonCode !== ReasonCode.DisconnectWithWillMessage) this.will = null;

@@ -16,25 +16,70 @@
  * one sweep for all connections (KeepaliveSweeper), so an idle connection holds no timer of its
  * own.
  *
+ * Rate limits. A connection may have an InboundLimiter (src/security/limiter.ts): each chunk read
+ * and each PUBLISH take tokens from it, and when it answers with a wait, the packets after it
+ * (even those of the same chunk) wait in `backlog` and reading from the socket pauses for that
+ * long; nothing is dropped. Packets are held back for two reasons that may overlap, an
+ * asynchronous handler and a rate limit: `holds` keeps one bit per reason, and when no bit is
+ * left the backlog is handled and reading resumes. Without a limiter the cost is one null check
+ * per chunk and per PUBLISH.
+ *
  * Wills. When a connection that did not end with a normal DISCONNECT closes, its will is
  * published at once, or, with a 5.0 Will Delay Interval, handed to the broker's PendingWills to
  * be published when the delay or the session's expiry has passed, whichever is first (wills.ts).
  */
 
 import type { Logger } from '../observability/logger.js';
-import { Decoder, type Packet, type PacketSink, ProtocolError, ReasonCode } from '../protocol/index.js';
+import {
+  Decoder,
+  type Packet,
+  type PacketSink,
+  PacketType,
+  ProtocolError,
+  ReasonCode,
+} from '../protocol/index.js';
 import type { Broker } from '../broker/broker.js';
+import type { CommitWaiter } from '../broker/group-commit.js';
 import { type Action, ChannelState } from './actions.js';
 import { Channel } from './channel.js';
 import type { Link, LinkReceiver } from './link.js';
 import type { ChannelSettings } from './settings.js';
 import { publishWill } from '../broker/wills.js';
 
-export class MqttConnection implements LinkReceiver, PacketSink {
+/**
+ * Rate limits on what a client sends (implemented by src/security/limiter.ts). Each method
+ * answers how many milliseconds reading must pause; 0 to go on.
+ */
+export interface InboundLimiter {
+  /** `n` bytes were read. */
+  consumeBytes(n: number, now: number): number;
+  /** A PUBLISH arrived. */
+  consumeMessage(now: number): number;
+  /** While paused: how much longer (0: resume now). */
+  wait(now: number): number;
+  /** Reading was paused for `ms` in all (metrics). */
+  paused(ms: number): void;
+}
+
+/** Why packets are held back and reading is paused (bits of MqttConnection.holds). */
+const HOLD_HANDLER = 1; // an asynchronous handler (CONNECT waiting on authentication) runs
+const HOLD_RATE_LIMIT = 2; // a rate limit ran out
+
+/** Acknowledgements of what a client published: they wait for the durable commit. */
+function acknowledgesPublish(type: number): boolean {
+  return type === PacketType.Puback || type === PacketType.Pubrec || type === PacketType.Pubcomp;
+}
+
+export class MqttConnection implements LinkReceiver, PacketSink, CommitWaiter {
   readonly channel: Channel;
   private readonly decoder: Decoder;
   private backlog: Packet[] | null = null;
   private closed = false;
+  /** Reasons reading is paused (HOLD_* bits). */
+  private holds = 0;
+  private limitTimer: NodeJS.Timeout | null = null;
+  private limitWake: (() => void) | null = null;
+  private pausedAt = 0;
   /** Last time bytes arrived (ms), for keep alive. */
   lastSeen: number;
   readonly openedAt: number;
@@ -45,6 +90,8 @@ export class MqttConnection implements LinkReceiver, PacketSink {
     settings: ChannelSettings,
     private readonly log: Logger,
     private readonly sweeper: KeepaliveSweeper,
+    /** Rate limits for this client (src/security/limiter.ts); null: none. */
+    public limiter: InboundLimiter | null = null,
   ) {
     this.channel = new Channel(broker, link, settings, (actions) => this.perform(actions));
     this.decoder = new Decoder({ maxPacketSize: settings.maxPacketSize });
@@ -57,6 +104,10 @@ export class MqttConnection implements LinkReceiver, PacketSink {
     if (this.closed) return;
     this.lastSeen = Date.now();
     this.broker.metrics.bytesReceived += chunk.length;
+    if (this.limiter !== null) {
+      const wait = this.limiter.consumeBytes(chunk.length, this.lastSeen);
+      if (wait > 0) this.limitFor(wait);
+    }
     try {
       this.decoder.feed(chunk, this);
     } catch (error) {
@@ -67,9 +118,19 @@ export class MqttConnection implements LinkReceiver, PacketSink {
   onPacket(packet: Packet): void {
     if (this.closed) return;
     this.broker.metrics.packetReceived(packet);
-    if (this.backlog !== null) {
-      this.backlog.push(packet);
+    if (this.holds !== 0) {
+      // An asynchronous handler or a rate limit holds the packets back, in order.
+      (this.backlog ??= []).push(packet);
       return;
+    }
+    this.process(packet);
+  }
+
+  /** A PUBLISH takes its rate-limit token (running out holds the next packets back); then handle. */
+  private process(packet: Packet): void {
+    if (this.limiter !== null && packet.type === PacketType.Publish) {
+      const wait = this.limiter.consumeMessage(Date.now());
+      if (wait > 0) this.limitFor(wait);
     }
     this.handle(packet);
   }
@@ -83,8 +144,7 @@ export class MqttConnection implements LinkReceiver, PacketSink {
       return;
     }
     if (result instanceof Promise) {
-      this.backlog = [];
-      this.link.pause();
+      this.hold(HOLD_HANDLER);
       // catch() after then(): an error while performing the actions (or a held-back packet) must
       // close this connection like a synchronous one, not become an unhandled rejection.
       result
@@ -101,18 +161,61 @@ export class MqttConnection implements LinkReceiver, PacketSink {
   private resumeAfter(actions: readonly Action[]): void {
     if (this.closed) return;
     this.perform(actions);
-    const backlog = this.backlog ?? [];
-    this.backlog = null;
-    for (let i = 0; i < backlog.length && !this.closed; i++) {
-      const pending = this.backlog as Packet[] | null;
-      if (pending !== null) {
-        // Another asynchronous handler started: keep the rest behind it, in order.
-        pending.push(...backlog.slice(i));
-        return;
-      }
-      this.handle(backlog[i]!);
+    if (!this.closed) this.release(HOLD_HANDLER);
+  }
+
+  /** Handles the packets held back, in order, until one holds the rest again. */
+  private drain(): void {
+    const backlog = this.backlog;
+    if (backlog === null) return;
+    let i = 0;
+    while (i < backlog.length && this.holds === 0 && !this.closed) this.process(backlog[i++]!);
+    if (i >= backlog.length) {
+      if (this.backlog === backlog) this.backlog = null;
+    } else backlog.splice(0, i);
+  }
+
+  private hold(bit: number): void {
+    if (this.holds === 0) this.link.pause();
+    this.holds |= bit;
+  }
+
+  private release(bit: number): void {
+    if ((this.holds & bit) === 0) return;
+    this.holds &= ~bit;
+    if (this.holds !== 0 || this.closed) return;
+    this.drain();
+    if (this.holds === 0 && !this.closed) this.link.resume();
+  }
+
+  /** A rate limit ran out: stop reading for `wait` ms (then ask the limiter again). */
+  private limitFor(wait: number): void {
+    if (this.limitTimer !== null) return; // already paused; the timer asks again
+    this.pausedAt = this.lastSeen;
+    this.hold(HOLD_RATE_LIMIT);
+    this.limitWake ??= () => this.limitElapsed();
+    this.limitTimer = setTimeout(this.limitWake, wait);
+  }
+
+  private limitElapsed(): void {
+    this.limitTimer = null;
+    if (this.closed || this.limiter === null) return;
+    const now = Date.now();
+    const more = this.limiter.wait(now);
+    if (more > 0) {
+      // A shared (zone) bucket was drained by others meanwhile.
+      this.limitTimer = setTimeout(this.limitWake!, more);
+      return;
     }
-    if (!this.closed) this.link.resume();
+    this.limiter.paused(now - this.pausedAt);
+    // A throttled client was not silent: its bytes waited in the socket.
+    this.lastSeen = now;
+    try {
+      this.release(HOLD_RATE_LIMIT); // handles the packets held back
+    } catch (error) {
+      // From a timer: an error must end this connection, not the process.
+      this.closeAfterError(error);
+    }
   }
 
   perform(actions: readonly Action[]): void {
@@ -120,9 +223,14 @@ export class MqttConnection implements LinkReceiver, PacketSink {
     for (const a of actions) {
       if (this.closed) return;
       switch (a.kind) {
-        case 'send':
-          ch.writePacket(a.packet);
+        case 'send': {
+          const gc = this.broker.groupCommit;
+          // While the durable store has a batch open, PUBACK / PUBREC / PUBCOMP wait for its
+          // commit: they promise the message (or its release) was kept (group-commit.ts).
+          if (gc?.open && acknowledgesPublish(a.packet.type)) gc.defer(this, a.packet);
+          else ch.writePacket(a.packet);
           break;
+        }
         case 'attach':
           this.attached();
           break;
@@ -146,6 +254,31 @@ export class MqttConnection implements LinkReceiver, PacketSink {
     );
     const hooks = this.broker.hooks;
     if (hooks.has('client.connected')) hooks.run('client.connected', client);
+  }
+
+  /**
+   * An acknowledgement that waited for the durable commit. If the batch was not kept, the client
+   * must not be told it was: a 5.0 PUBACK / PUBREC says 0x80 (unspecified error); otherwise (3.x,
+   * or a PUBCOMP, which has no such code) the connection closes and the client sends again.
+   */
+  afterCommit(packet: Packet, kept: boolean): void {
+    if (this.closed) return;
+    const ch = this.channel;
+    if (!kept && (packet.type === PacketType.Puback || packet.type === PacketType.Pubrec)) {
+      if (ch.v5) {
+        if (packet.reasonCode < ReasonCode.UnspecifiedError) {
+          const reason = ch.reasonProperties('the broker could not store the message');
+          packet = { ...packet, reasonCode: ReasonCode.UnspecifiedError, properties: reason };
+        }
+      } else {
+        this.close('store_error');
+        return;
+      }
+    } else if (!kept && packet.type === PacketType.Pubcomp) {
+      this.close('store_error');
+      return;
+    }
+    ch.writePacket(packet);
   }
 
   /** For the sweep: an error outside packet handling ends this connection like any other. */
@@ -198,6 +331,10 @@ export class MqttConnection implements LinkReceiver, PacketSink {
     if (this.closed) return;
     this.closed = true;
     this.sweeper.delete(this);
+    if (this.limitTimer !== null) {
+      clearTimeout(this.limitTimer);
+      this.limitTimer = null;
+    }
     const ch = this.channel;
     const wasConnected = ch.state === ChannelState.Connected;
     ch.state = ChannelState.Disconnected;
@@ -231,6 +368,8 @@ export class MqttConnection implements LinkReceiver, PacketSink {
       return now - this.openedAt > ch.settings.idleTimeout ? 'idle_timeout' : null;
     }
     if (ch.state !== ChannelState.Connected || ch.keepalive === 0) return null;
+    // A client throttled by a rate limit is not silent: its bytes wait in the socket.
+    if (this.limitTimer !== null) return null;
     // A client silent for 1.5 x keep alive is gone [MQTT-3.1.2-24 (3.1.1) / MQTT-3.1.2-22 (5.0)].
     const limit = ch.keepalive * 1000 * ch.settings.keepaliveMultiplier;
     return now - this.lastSeen > limit ? 'keepalive_timeout' : null;

@@ -6,6 +6,9 @@
 
 import type { QoS } from '../protocol/index.js';
 
+/** Which part of a TLS client certificate names the client (EMQX: cn | dn; disabled). */
+export type PeerCertSource = 'disabled' | 'cn' | 'dn';
+
 export interface ChannelSettings {
   /** Largest packet accepted from a client, in bytes (advertised in 5.0 CONNACK). */
   maxPacketSize: number;
@@ -32,6 +35,10 @@ export interface ChannelSettings {
   responseInformation: string;
   /** Replace the client id with the user name when there is one (`mqtt.use_username_as_clientid`). */
   useUsernameAsClientId: boolean;
+  /** `mqtt.peer_cert_as_username`: the TLS client certificate field that becomes the username. */
+  peerCertAsUsername: PeerCertSource;
+  /** `mqtt.peer_cert_as_clientid`: the TLS client certificate field that becomes the client id. */
+  peerCertAsClientId: PeerCertSource;
   /** Topic Alias Maximum advertised to 5.0 clients: aliases they may set (0: none). */
   maxTopicAlias: number;
   /** Receive Maximum advertised to 5.0 clients and enforced (DISCONNECT 0x93). */
@@ -68,6 +75,8 @@ export const DEFAULT_CHANNEL_SETTINGS: ChannelSettings = {
   maxSubscriptions: Number.POSITIVE_INFINITY,
   responseInformation: '',
   useUsernameAsClientId: false,
+  peerCertAsUsername: 'disabled',
+  peerCertAsClientId: 'disabled',
   maxTopicAlias: 65_535,
   receiveMaximum: 32,
   retryInterval: 30_000,

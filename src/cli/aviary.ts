@@ -3,6 +3,7 @@
  *
  *   aviary start [--config FILE]   run the broker in the foreground (Ctrl-C or SIGTERM stops it)
  *   aviary --version
+ *   aviary users add|passwd|del|list   the built-in database's users (src/cli/users.ts)
  *
  * `aviary ctl ...` (status, clients, subscriptions) arrives with the management API issue.
  */
@@ -12,6 +13,8 @@ import { Command } from 'commander';
 import { AviaryError } from '../errors.js';
 import { loadConfig } from '../config/index.js';
 import { createBroker } from '../main.js';
+import { registerUsersCommand } from './users.js';
+import { registerCtlCommand } from './ctl.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -67,6 +70,8 @@ export async function main(argv: string[]): Promise<void> {
     .description('start the broker in the foreground')
     .option('-c, --config <file>', 'configuration file (HOCON, e.g. aviary.conf)')
     .action(start);
+  registerUsersCommand(program);
+  registerCtlCommand(program);
   try {
     await program.parseAsync(argv);
   } catch (error) {

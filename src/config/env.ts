@@ -39,6 +39,12 @@ export const NON_CONFIG_ENV_VARS: readonly string[] = [
   'AVIARY_TEST_FILE_TIMEOUT',
   'AVIARY_TEST_TOTAL_TIMEOUT',
   'AVIARY_SERVICES_DIR',
+  // `aviary ctl` (src/cli/ctl.ts): where the API is and the credentials to use.
+  'AVIARY_CTL_URL',
+  'AVIARY_CTL_API_KEY',
+  'AVIARY_CTL_API_SECRET',
+  'AVIARY_CTL_USERNAME',
+  'AVIARY_CTL_PASSWORD',
 ];
 
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;

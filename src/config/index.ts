@@ -31,6 +31,9 @@ export {
   type ListenerConfig,
   type ListenersConfig,
   type ListenerType,
+  type PskAuthenticationConfig,
+  parseRate,
+  pskAuthenticationSchema,
   type SslListenerConfig,
   type SslOptionsConfig,
   type TcpListenerConfig,
@@ -61,4 +64,21 @@ export {
   type ZoneConfig,
 } from './schema.js';
 export { type BindAddress, formatBind, parseBind, parseByteSize, parseDuration } from './units.js';
-export { zoneMqtt } from './zones.js';
+export {
+  bytesRate,
+  type FlappingDetectConfig,
+  type LimiterConfig,
+  messagesRate,
+  parseLimiterRate,
+  type LimiterRate,
+} from './security-schema.js';
+export {
+  isSecretKey,
+  REDACTED,
+  redactSecrets,
+  resolveSecret,
+  SECRET_FILE_PREFIX,
+  SECRET_HEADERS,
+  SECRET_KEYS,
+} from './secrets.js';
+export { zoneFlapping, zoneMqtt } from './zones.js';

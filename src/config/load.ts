@@ -2,8 +2,9 @@
  * Loading the configuration: four layers, each deep-merged over the one before, then one
  * validation of the result.
  *
- *   1. defaults      the schema's defaults, plus the one listener that exists unless configured
- *                    otherwise: listeners.tcp.default on 0.0.0.0:1883
+ *   1. defaults      the schema's defaults, plus the listeners that exist unless configured
+ *                    otherwise (as in EMQX): listeners.tcp.default on 0.0.0.0:1883 and
+ *                    listeners.ws.default on 0.0.0.0:8083, path /mqtt
  *   2. file          aviary.conf (HOCON), from `aviary start --config FILE`
  *   3. environment   AVIARY_* variables (env.ts)
  *   4. overrides     an object from code: tests, the library API
@@ -39,9 +40,9 @@ export interface LoadedConfig {
   readonly sources: string[];
 }
 
-/** The layer under everything: the listener EMQX also starts when nothing is configured. */
+/** The layer under everything: the listeners EMQX also starts when nothing is configured. */
 export function defaultLayer(): PlainObject {
-  return { listeners: { tcp: { default: {} } } };
+  return { listeners: { tcp: { default: {} }, ws: { default: {} } } };
 }
 
 /** Loads and validates the configuration from defaults, a file, the environment and overrides. */

@@ -11,6 +11,7 @@
  */
 import type { z } from 'zod';
 import { bool, byteSize, decimal, duration, int, leaf, oneOf, section, str } from './fields.js';
+import { limiterOverridesSchema, limiterSchema } from './security-schema.js';
 import { parseDuration } from './units.js';
 
 /** EMQX's ceiling for `max_packet_size` (256MB; MQTT's own limit is 268,435,455 + 5 bytes). */
@@ -144,10 +145,10 @@ function allOptional(): { [K in keyof MqttValues]: z.ZodOptional<MqttValues[K]> 
 }
 
 /** The global `mqtt` section, every key defaulted. */
-export const mqttSchema = section(withDefaults());
+export const mqttSchema = section({ ...withDefaults(), limiter: limiterSchema.prefault({}) });
 
 /** `zones.<name>.mqtt`: the same keys, each optional; a key set here overrides `mqtt`. */
-export const mqttOverridesSchema = section(allOptional());
+export const mqttOverridesSchema = section({ ...allOptional(), limiter: limiterOverridesSchema.optional() });
 
 /** The `mqtt` section after parsing. */
 export type MqttConfig = z.output<typeof mqttSchema>;

@@ -13,7 +13,11 @@
  * enabled TLS listener needs a certificate and key, two enabled listeners may not bind the same
  * address.
  */
-import type { z } from 'zod';
+import { durableStorageSchema } from './storage-schema.js';
+import { z } from 'zod';
+import { apiConfigShape } from './api-schema.js';
+import { authenticationSchema } from './authn-schema.js';
+import { authorizationSchema } from './authz-schema.js';
 import { bool, byteSize, duration, int, mapOf, oneOf, section, str, stringList } from './fields.js';
 import {
   DEFAULT_ZONE,
@@ -21,8 +25,10 @@ import {
   type ListenerConfig,
   type ListenerType,
   listenersSchema,
+  pskAuthenticationSchema,
 } from './listeners-schema.js';
 import { MAX_PACKET_SIZE_LIMIT, mqttOverridesSchema, mqttSchema } from './mqtt-schema.js';
+import { flappingDetectOverridesSchema, flappingDetectSchema } from './security-schema.js';
 import { type BindAddress, formatBind } from './units.js';
 
 /** EMQX's log levels (syslog's), most verbose first. */
@@ -75,7 +81,14 @@ const logSchema = section({
   }).prefault({}),
 }).prefault({});
 
-const zoneSchema = section({ mqtt: mqttOverridesSchema.prefault({}) });
+const zoneSchema = section({
+  mqtt: mqttOverridesSchema.prefault({}),
+  flapping_detect: flappingDetectOverridesSchema.optional(),
+  // Per-zone authentication / authorization (docs/security.md, "Zones"): passed through here and
+  // validated by src/auth and src/authz, which read them for the listeners of the zone.
+  authentication: z.unknown().optional(),
+  authorization: z.unknown().optional(),
+});
 
 const sysTopicsSchema = section({
   sys_msg_interval: duration({ unlimited: true }).prefault('1m'),
@@ -119,6 +132,12 @@ export const configShape = {
   sys_topics: sysTopicsSchema,
   retainer: retainerSchema,
   delayed: delayedSchema,
+  durable_storage: durableStorageSchema,
+  psk_authentication: pskAuthenticationSchema,
+  flapping_detect: flappingDetectSchema.prefault({}),
+  authentication: authenticationSchema.prefault([]),
+  authorization: authorizationSchema.prefault({}),
+  ...apiConfigShape,
 };
 
 /** The root keys a configuration may have (used to vet environment variables). */
@@ -199,7 +218,14 @@ function crossKeyIssues(config: AviaryConfig): CrossKeyIssue[] {
       });
     }
     if (!listener.enable) continue;
-    if ('ssl_options' in listener) {
+    // An ssl listener with TLS-PSK on and no certificate at all is a PSK-only listener.
+    const pskOnly =
+      type === 'ssl' &&
+      config.psk_authentication.enable &&
+      'ssl_options' in listener &&
+      listener.ssl_options.certfile === undefined &&
+      listener.ssl_options.keyfile === undefined;
+    if ('ssl_options' in listener && !pskOnly) {
       for (const key of ['certfile', 'keyfile'] as const) {
         if (listener.ssl_options[key] === undefined) {
           issues.push({

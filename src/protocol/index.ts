@@ -14,6 +14,12 @@ export * from './mqtt/constants.js';
 export { Decoder, type DecoderOptions, type PacketSink } from './mqtt/decoder.js';
 export { encode } from './mqtt/encoder.js';
 export type * from './mqtt/packets.js';
-export { PROPERTY_DEFS, propertyAllowed, WILL } from './mqtt/properties.js';
+export {
+  decodePropertyBlock,
+  encodePropertyBlock,
+  PROPERTY_DEFS,
+  propertyAllowed,
+  WILL,
+} from './mqtt/properties.js';
 export { malformed, ProtocolError, protocolError } from './errors.js';
 export * from './topic.js';

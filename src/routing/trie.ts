@@ -149,6 +149,11 @@ export class TopicTrie<T> {
     yield* entriesOf(this.root, []);
   }
 
+  /** Every distinct filter that holds a value (for listings such as the API's /topics). */
+  *filterNames(): Generator<string> {
+    yield* filtersOf(this.root, []);
+  }
+
   private invalidate(): void {
     if (this.cache.size > 0) this.cache.clear();
   }
@@ -159,6 +164,13 @@ function* entriesOf<T>(node: TrieNode<T>, prefix: string[]): Generator<[string, 
   for (const [level, child] of node.children) yield* entriesOf(child, [...prefix, level]);
   if (node.plus !== null) yield* entriesOf(node.plus, [...prefix, '+']);
   if (node.hash !== null) yield* entriesOf(node.hash, [...prefix, '#']);
+}
+
+function* filtersOf<T>(node: TrieNode<T>, prefix: string[]): Generator<string> {
+  if (node.values.length > 0) yield prefix.join('/');
+  for (const [level, child] of node.children) yield* filtersOf(child, [...prefix, level]);
+  if (node.plus !== null) yield* filtersOf(node.plus, [...prefix, '+']);
+  if (node.hash !== null) yield* filtersOf(node.hash, [...prefix, '#']);
 }
 
 function pushAll<T>(out: T[], values: T[]): void {

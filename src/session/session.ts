@@ -24,13 +24,16 @@
  * ignore_loop_deliver: a 3.x client's own messages are not delivered back to it) and
  * `upgradeQos` (consulted by the broker's routing: deliver at the subscription's QoS).
  *
- * This is the memory variant; the durable one (issue 5) keeps the same interface and writes
- * through the persistence layer.
+ * Durability. A session that persists has a `journal` (journal.ts): every change to what it
+ * holds (a delivery added, sent, released or removed; an awaiting-release id; a subscription;
+ * its expiry and connected state) is told to it, and it writes the change to the durable store.
+ * `restore*` rebuild a session from the store at start, without journaling.
  */
 
 import type { QoS } from '../protocol/index.js';
 import type { Message } from '../broker/message.js';
 import type { SubscriptionOptions } from '../broker/types.js';
+import type { SessionJournal } from './journal.js';
 
 /** What a session needs from the connection it is attached to. */
 export interface Outlet {
@@ -73,6 +76,9 @@ export class Delivery {
     /** The share group that chose this session for a QoS 1/2 message; null otherwise. */
     readonly group: ShareGroupRef | null = null,
   ) {}
+
+  /** Its place in the session's durable entries (journal); 0 when not stored. */
+  seq = 0;
 }
 
 enum InflightState {
@@ -135,6 +141,10 @@ export class Session {
   /** When the last connection went away (ms), for expiry. */
   disconnectedAt = 0;
   droppedCount = 0;
+  /** Where changes go when the session persists (journal.ts); null otherwise. */
+  journal: SessionJournal | null = null;
+  /** The next durable entry's `seq` (journal). */
+  nextSeq = 1;
 
   constructor(
     readonly clientId: string,
@@ -187,6 +197,7 @@ export class Session {
   addAwaitingRel(packetId: number, now: number): void {
     this.awaitingRel.set(packetId, new AwaitingRel(now, this.generation));
     this.receivingCount++;
+    this.journal?.awaitingRel(this, packetId, now);
   }
 
   /** PUBREL from the client: forgets the id; false if it was not awaiting release. */
@@ -195,6 +206,7 @@ export class Session {
     if (entry === undefined) return false;
     this.awaitingRel.delete(packetId);
     if (entry.generation === this.generation) this.receivingCount--;
+    this.journal?.relReleased(this, packetId);
     return true;
   }
 
@@ -210,6 +222,7 @@ export class Session {
       if (now - entry.at < timeoutMs) break;
       this.awaitingRel.delete(packetId);
       if (entry.generation === this.generation) this.receivingCount--;
+      this.journal?.relReleased(this, packetId);
       dropped++;
     }
     return dropped;
@@ -225,6 +238,7 @@ export class Session {
     // A new network connection: its Receive Maximum count starts from zero (section 3.3.4).
     this.generation++;
     this.receivingCount = 0;
+    this.journal?.updated(this);
     this.resend(outlet, Date.now(), Number.NEGATIVE_INFINITY); // all of them, whatever the clock says
     this.drain();
   }
@@ -265,6 +279,7 @@ export class Session {
   detach(now: number): void {
     this.outlet = null;
     this.disconnectedAt = now;
+    this.journal?.updated(this);
   }
 
   /**
@@ -303,6 +318,7 @@ export class Session {
     const entry = this.inflight.get(packetId);
     if (entry === undefined) return null;
     this.inflight.delete(packetId);
+    this.journal?.removed(this, entry.delivery);
     this.drain();
     return entry.delivery;
   }
@@ -313,6 +329,7 @@ export class Session {
     if (entry === undefined || entry.delivery.qos !== 2) return false;
     entry.state = InflightState.AwaitComp;
     entry.sentAt = Date.now(); // the PUBREL goes now; a retry resends it from here
+    this.journal?.released(this, entry.delivery, packetId);
     return true;
   }
 
@@ -329,6 +346,7 @@ export class Session {
       const d = entry.delivery;
       if (d.group === null || d.qos !== 1 || !movable(d.group)) continue;
       this.inflight.delete(packetId);
+      this.journal?.removed(this, d);
       taken.push(d);
     }
     // The queue is copied only if something leaves it.
@@ -337,6 +355,7 @@ export class Session {
       const d = this.queue[i]!;
       if (d.group !== null && movable(d.group)) {
         kept ??= this.queue.slice(this.queueHead, i);
+        this.journal?.removed(this, d);
         taken.push(d);
       } else if (kept !== null) kept.push(d);
     }
@@ -350,16 +369,24 @@ export class Session {
   subscribe(filter: string, options: SubscriptionOptions): boolean {
     const existed = this.subscriptions.has(filter);
     this.subscriptions.set(filter, options);
+    this.journal?.subscribed(this, filter);
     return existed;
   }
 
   unsubscribe(filter: string): boolean {
-    return this.subscriptions.delete(filter);
+    const existed = this.subscriptions.delete(filter);
+    if (existed) this.journal?.unsubscribed(this, filter);
+    return existed;
   }
 
   private send(outlet: Outlet, delivery: Delivery): void {
     const packetId = this.allocatePacketId();
     this.inflight.set(packetId, new Inflight(delivery, InflightState.AwaitAck, Date.now()));
+    const journal = this.journal;
+    if (journal !== null) {
+      if (delivery.seq === 0) journal.added(this, delivery, packetId);
+      else journal.sent(this, delivery, packetId);
+    }
     outlet.sendPublish(delivery.message, delivery.qos, delivery.retain, packetId, false, delivery.subIds);
   }
 
@@ -375,8 +402,10 @@ export class Session {
         const d = this.queue[this.queueHead]!;
         if (d.qos > 0 && this.inflight.size >= this.window) break;
         this.queue[this.queueHead++] = undefined as unknown as Delivery;
-        if (d.qos === 0) outlet.sendPublish(d.message, 0, d.retain, 0, false, d.subIds);
-        else this.send(outlet, d);
+        if (d.qos === 0) {
+          if (d.seq !== 0) this.journal?.removed(this, d);
+          outlet.sendPublish(d.message, 0, d.retain, 0, false, d.subIds);
+        } else this.send(outlet, d);
       }
     } finally {
       this.draining = false;
@@ -402,10 +431,65 @@ export class Session {
       const oldest = this.queue[this.queueHead]!;
       this.queue[this.queueHead++] = undefined as unknown as Delivery;
       this.droppedCount++;
+      if (oldest.seq !== 0) this.journal?.removed(this, oldest);
       this.onDrop(this, oldest, 'queue_full');
     }
     this.queue.push(delivery);
+    if (delivery.seq === 0) this.journal?.added(this, delivery, 0);
     this.compact();
+  }
+
+  /** Every delivery the session holds: in flight (in send order), then queued. */
+  deliveries(): Delivery[] {
+    const all: Delivery[] = [];
+    for (const entry of this.inflight.values()) all.push(entry.delivery);
+    for (let i = this.queueHead; i < this.queue.length; i++) all.push(this.queue[i]!);
+    return all;
+  }
+
+  /**
+   * Drops the queued deliveries whose message has expired (Message Expiry Interval, 5.0 section
+   * 3.3.2.3.3) so an offline session's queue does not keep them; in-flight ones stay (they went
+   * out already). Returns how many were dropped.
+   */
+  dropExpired(now: number): number {
+    let kept: Delivery[] | null = null;
+    let dropped = 0;
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const d = this.queue[i]!;
+      const ttl = d.message.properties?.messageExpiryInterval;
+      if (ttl !== undefined && now - d.message.timestamp >= ttl * 1000) {
+        kept ??= this.queue.slice(this.queueHead, i);
+        if (d.seq !== 0) this.journal?.removed(this, d);
+        dropped++;
+      } else if (kept !== null) kept.push(d);
+    }
+    if (kept !== null) {
+      this.queue = kept;
+      this.queueHead = 0;
+    }
+    return dropped;
+  }
+
+  // Restoring from the durable store at start (the journal is attached afterwards).
+
+  /** A delivery that was in flight: resent with DUP (or its PUBREL again) on attach. */
+  restoreInflight(delivery: Delivery, packetId: number, released: boolean): void {
+    const state = released ? InflightState.AwaitComp : InflightState.AwaitAck;
+    this.inflight.set(packetId, new Inflight(delivery, state, 0));
+    this.nextPacketId = packetId === 65_535 ? 1 : packetId + 1;
+    if (delivery.seq >= this.nextSeq) this.nextSeq = delivery.seq + 1;
+  }
+
+  /** A delivery that was queued. */
+  restoreQueued(delivery: Delivery): void {
+    this.queue.push(delivery);
+    if (delivery.seq >= this.nextSeq) this.nextSeq = delivery.seq + 1;
+  }
+
+  /** An incoming QoS 2 packet id that awaited PUBREL (not counted against a new connection). */
+  restoreAwaitingRel(packetId: number, at: number): void {
+    this.awaitingRel.set(packetId, new AwaitingRel(at, this.generation));
   }
 
   /** Packet ids 1..65535, skipping those still in flight [MQTT-2.2.1-2]. */

@@ -1,14 +1,16 @@
 /**
- * A stream socket (TCP today; TLS later) as a transport connection: bytes in, bytes out,
- * pause/resume, close. No MQTT here.
+ * A stream socket (TCP, or TLS over TCP) as a transport connection: bytes in, bytes out,
+ * pause/resume, close. No MQTT here. A TLS connection also carries what the handshake proved:
+ * the client certificate's subject (`peerCert`) or the TLS-PSK identity (`pskIdentity`).
  *
- * Write coalescing. The first write in an event-loop turn corks the socket and puts the
- * connection on a shared flush list; one process.nextTick per turn uncorks every connection on
- * it, so all the packets a connection got during the turn leave in one writev system call. A
- * connection that writes nothing costs nothing: no per-connection timer or closure.
+ * Write coalescing (flush.ts). The first write in an event-loop turn corks the socket and puts
+ * the connection on the shared flush list; all the packets it got during the turn leave in one
+ * writev system call when the list is flushed.
  */
 
 import type { Socket } from 'node:net';
+import type { PeerCert, TransportConnection, UpgradeRequest } from './listener.js';
+import { type Flushable, scheduleFlush } from './flush.js';
 
 export interface ConnectionReceiver {
   onData(chunk: Buffer): void;
@@ -18,34 +20,37 @@ export interface ConnectionReceiver {
 /** How long an ended socket may take to flush and close before it is destroyed. */
 const END_DEADLINE_MS = 5000;
 
-const flushList: SocketConnection[] = [];
-let flushScheduled = false;
-
-function flushAll(): void {
-  flushScheduled = false;
-  // Connections added while flushing are handled in this loop too.
-  for (let i = 0; i < flushList.length; i++) {
-    const c = flushList[i]!;
-    c.corked = false;
-    c.socket.uncork();
-  }
-  flushList.length = 0;
+/** What a TLS handshake established about the client. */
+export interface TlsPeerInfo {
+  readonly peerCert: PeerCert | null;
+  readonly pskIdentity: string | null;
 }
 
-export class SocketConnection {
+export class SocketConnection implements Flushable, TransportConnection {
   corked = false;
   private receiver: ConnectionReceiver | null = null;
   private closed = false;
   readonly peerHost: string;
   readonly peerPort: number;
+  /** ssl: the verified client certificate's subject, else null. */
+  readonly peerCert: PeerCert | null;
+  /** ssl with TLS-PSK: the identity the client proved, else null. */
+  readonly pskIdentity: string | null;
+  readonly upgrade: UpgradeRequest | null = null;
 
   constructor(
     readonly socket: Socket,
     readonly listener: string,
     readonly zone: string,
+    /** The client's address when it is not the socket's (from a PROXY protocol header). */
+    peer: { host: string; port: number } | null = null,
+    /** ssl: what the TLS handshake established. */
+    tls: TlsPeerInfo | null = null,
   ) {
-    this.peerHost = socket.remoteAddress ?? '';
-    this.peerPort = socket.remotePort ?? 0;
+    this.peerHost = peer?.host ?? socket.remoteAddress ?? '';
+    this.peerPort = peer?.port ?? socket.remotePort ?? 0;
+    this.peerCert = tls?.peerCert ?? null;
+    this.pskIdentity = tls?.pskIdentity ?? null;
   }
 
   start(receiver: ConnectionReceiver): void {
@@ -61,13 +66,14 @@ export class SocketConnection {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      flushList.push(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        process.nextTick(flushAll);
-      }
+      scheduleFlush(this);
     }
     return this.socket.write(frame);
+  }
+
+  flush(): void {
+    this.corked = false;
+    this.socket.uncork();
   }
 
   get pendingBytes(): number {

@@ -16,6 +16,9 @@
  */
 
 import { once, type EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect as netConnect, type Socket } from 'node:net';
 import mqtt, {
   type IClientOptions,
@@ -97,10 +100,24 @@ export async function startBroker(
   options: CreateBrokerOptions = {},
 ): Promise<StartedBroker> {
   const base: Plain = {
-    listeners: { tcp: { default: { bind: '127.0.0.1:0' } } },
+    // The default ws listener (8083) only where a test enables it, then on an ephemeral port.
+    listeners: {
+      tcp: { default: { bind: '127.0.0.1:0' } },
+      ws: { default: { enable: false, bind: '127.0.0.1:0' } },
+    },
     log: { console: { enable: false } },
+    // The management API (port 18083 by default) only where a test asks for it (test/helpers/api.ts).
+    dashboard: { listeners: { http: { enable: false } } },
   };
-  const aviary = createBroker(merge(base, config as Plain) as AviaryConfigInput, options);
+  // The default store (SQLite) in a directory of its own, removed on close, unless the test
+  // chooses the data directory itself (restart tests) or the backend.
+  const given = config as Plain;
+  const ownDir =
+    (given.node as Plain | undefined)?.data_dir === undefined
+      ? mkdtempSync(join(tmpdir(), 'aviary-test-'))
+      : null;
+  if (ownDir !== null) base.node = { data_dir: ownDir };
+  const aviary = createBroker(merge(base, given) as AviaryConfigInput, options);
   await aviary.listen();
   const port = aviary.addresses()[0]!.port;
   let closing: Promise<void> | null = null;
@@ -108,7 +125,10 @@ export async function startBroker(
     aviary,
     port,
     url: `mqtt://127.0.0.1:${port}`,
-    close: () => (closing ??= aviary.close()),
+    close: () =>
+      (closing ??= aviary.close().finally(() => {
+        if (ownDir !== null) rmSync(ownDir, { recursive: true, force: true });
+      })),
   };
 }
 

@@ -38,7 +38,14 @@ async function freePort(): Promise<number> {
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AVIARY_')) env[k] = v;
-  return { ...env, ...extra };
+  // The default ws listener (8083) on an ephemeral port, so parallel runs do not collide.
+  // The management API (18083) too: ephemeral, on loopback.
+  return {
+    ...env,
+    AVIARY_LISTENERS__WS__DEFAULT__BIND: '127.0.0.1:0',
+    AVIARY_DASHBOARD__LISTENERS__HTTP__BIND: '127.0.0.1:0',
+    ...extra,
+  };
 }
 
 interface Exit {

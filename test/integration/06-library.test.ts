@@ -13,9 +13,11 @@ after(closeClients);
 test('createBroker from the package name: listen, hooks, round trip, close', async () => {
   const { createBroker, Message } = await import('aviary');
   const aviary = createBroker({
-    listeners: { tcp: { default: { bind: '127.0.0.1:0' } } },
+    listeners: { tcp: { default: { bind: '127.0.0.1:0' } }, ws: { default: { bind: '127.0.0.1:0' } } },
     log: { console: { enable: false } },
     mqtt: { max_inflight: 8 },
+    durable_storage: { backend: 'memory' }, // no data directory in the working tree
+    dashboard: { listeners: { http: { bind: '127.0.0.1:0' } } }, // the API on an ephemeral port
   });
   assert.equal(aviary.config.mqtt.max_inflight, 8, 'the config object is parsed with the CLI schema');
 

@@ -27,6 +27,8 @@ import {
 } from '../../protocol/index.js';
 import { type Action, ChannelState, ExplainedError } from '../actions.js';
 import type { Channel } from '../channel.js';
+import type { PeerCertInfo } from '../link.js';
+import type { PeerCertSource } from '../settings.js';
 import { authPacket, authStep, checkAuth } from './auth.js';
 
 /** A CONNECT accepted so far, waiting for its enhanced authentication to finish. */
@@ -58,6 +60,12 @@ function v4ReturnCode(reasonCode: number): number {
   }
 }
 
+/** The certificate field a `peer_cert_as_*` setting names, or null (disabled, no certificate, no CN). */
+function peerCertField(cert: PeerCertInfo | null, source: PeerCertSource): string | null {
+  if (cert === null || source === 'disabled') return null;
+  return source === 'cn' ? cert.cn : cert.dn;
+}
+
 function refuse(ch: Channel, reasonCode: number, reason: string): Action[] {
   ch.closeReason = reason;
   ch.state = ChannelState.Disconnected;
@@ -72,13 +80,19 @@ export async function handleConnect(ch: Channel, packet: ConnectPacket): Promise
   const v5 = ch.v5;
   const props = packet.properties;
 
+  // EMQX's mqtt.peer_cert_as_username / peer_cert_as_clientid: a verified TLS client
+  // certificate (its CN or whole subject) names the client instead of the CONNECT's fields.
+  const link = ch.link;
+  const cert = link.peerCert ?? null;
+  const username = peerCertField(cert, settings.peerCertAsUsername) ?? packet.username;
+
   // Client identifier [MQTT-3.1.3-5..8].
-  let clientId = packet.clientId;
-  let assigned = false;
-  if (settings.useUsernameAsClientId && packet.username !== null && packet.username !== '') {
+  let clientId = peerCertField(cert, settings.peerCertAsClientId) ?? packet.clientId;
+  let assigned = clientId !== packet.clientId;
+  if (settings.useUsernameAsClientId && username !== null && username !== '') {
     // EMQX's mqtt.use_username_as_clientid; a 5.0 client is told its new id in the CONNACK.
-    assigned = packet.username !== clientId;
-    clientId = packet.username;
+    assigned = username !== packet.clientId;
+    clientId = username;
   }
   if (clientId.length === 0) {
     const mayAssign = v5 || (packet.protocolVersion === ProtocolVersion.V4 && packet.clean);
@@ -89,7 +103,12 @@ export async function handleConnect(ch: Channel, packet: ConnectPacket): Promise
     return refuse(ch, ReasonCode.ClientIdentifierNotValid, 'client_id_too_long');
   }
 
-  const client = Broker.clientInfo(packet, clientId, ch.link);
+  const client = Broker.clientInfo(packet, clientId, link);
+  client.username = username;
+  // What the transport proved, for authentication (${cert_common_name}, PSK, cookies).
+  if (cert !== null) client.peerCert = cert;
+  if (link.pskIdentity != null) client.pskIdentity = link.pskIdentity;
+  if (link.upgrade != null) client.upgradeHeaders = link.upgrade.headers;
   ch.client = client;
   const hooks = ch.broker.hooks;
   const connackProps: Properties = {};
@@ -234,6 +253,7 @@ function completeConnect(
   ch.connectExpiry = expiry;
   client.expiryInterval = expiry; // as agreed, for $SYS and the API
   session.expiryInterval = expiry;
+  ch.broker.sessionConfigured(session); // a session with an interval persists (durable store)
   ch.state = ChannelState.Connected;
   ch.broker.metrics.clientConnected++;
 

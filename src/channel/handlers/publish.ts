@@ -184,9 +184,14 @@ function route(
 
 /**
  * A publish `client.authorize` denied: not routed. 5.0 learns why (0x87); 3.x has no way to say
- * it, so the acknowledgement is the usual one (the message is dropped all the same).
+ * it, so the acknowledgement is the usual one (the message is dropped all the same). With
+ * `authorization.deny_action = disconnect` the connection ends instead, at any QoS: DISCONNECT
+ * 0x87 (5.0) and close; the will is published (EMQX's handle_out(disconnect, ?RC_NOT_AUTHORIZED)).
  */
 function denied(ch: Channel, packet: PublishPacket, topic: string): readonly Action[] {
+  if (ch.broker.denyAction === 'disconnect') {
+    return ch.disconnect(ReasonCode.NotAuthorized, 'not_authorized', `not authorized to publish to ${topic}`);
+  }
   if (packet.qos === 0) return NO_ACTIONS;
   const code = ch.v5 ? ReasonCode.NotAuthorized : ReasonCode.Success;
   const reason = ch.reasonProperties(`not authorized to publish to ${topic}`);

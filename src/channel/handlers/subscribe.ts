@@ -11,7 +11,9 @@
  * does), and a 'deny' becomes 0x87 Not Authorized (3.1.1: 0x80). The handler stays synchronous
  * unless a callback returns a Promise; then the connection holds the packets that follow until
  * the SUBACK is decided (see connection.ts). A callback that throws or rejects denies the filter
- * (and is reported through the broker's onHookError): authorization fails closed.
+ * (and is reported through the broker's onHookError): authorization fails closed. With
+ * `authorization.deny_action = disconnect` (Broker.denyAction) a denied filter ends the
+ * connection instead: DISCONNECT 0x87 (5.0), no SUBACK, nothing subscribed.
  *
  * Exclusive subscriptions (EMQX, `mqtt.exclusive_subscription`): `$exclusive/<filter>` is an
  * ordinary subscription to `<filter>` (stored, authorized, matched and unsubscribed under
@@ -94,13 +96,13 @@ export function handleSubscribe(
     verdicts.push(verdict);
   }
   if (!waiting) {
-    deny(failures, verdicts as Verdict[]);
+    if (deny(failures, verdicts as Verdict[]) && ch.broker.denyAction === 'disconnect') return disconnect(ch);
     return subscribeAll(ch, packet, parsed, failures, exclusive);
   }
   return Promise.all(verdicts).then((settled) => {
     // The connection may have gone while a callback was thinking: subscribe nothing then.
     if (ch.state !== ChannelState.Connected) return NO_ACTIONS;
-    deny(failures, settled);
+    if (deny(failures, settled) && ch.broker.denyAction === 'disconnect') return disconnect(ch);
     return subscribeAll(ch, packet, parsed, failures, exclusive);
   });
 }
@@ -121,10 +123,24 @@ function check(ch: Channel, p: ParsedFilter, noLocal: boolean): number {
   return 0;
 }
 
-function deny(failures: number[], verdicts: readonly Verdict[]): void {
+/** Marks the denied filters 0x87; true if any was denied. */
+function deny(failures: number[], verdicts: readonly Verdict[]): boolean {
+  let any = false;
   for (let i = 0; i < failures.length; i++) {
-    if (failures[i] === 0 && verdicts[i] === 'deny') failures[i] = ReasonCode.NotAuthorized;
+    if (failures[i] === 0 && verdicts[i] === 'deny') {
+      failures[i] = ReasonCode.NotAuthorized;
+      any = true;
+    }
   }
+  return any;
+}
+
+/**
+ * `authorization.deny_action = disconnect` and a filter was denied: no SUBACK, nothing
+ * subscribed; DISCONNECT 0x87 (5.0) and close, as EMQX's process_subscribe does.
+ */
+function disconnect(ch: Channel): readonly Action[] {
+  return ch.disconnect(ReasonCode.NotAuthorized, 'not_authorized', 'not authorized to subscribe');
 }
 
 /** Subscribes every filter not refused and builds the SUBACK and the retained request. */

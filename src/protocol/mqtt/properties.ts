@@ -12,8 +12,8 @@ import { malformed, ProtocolError, protocolError } from '../errors.js';
 import { topicNameProblem } from '../topic.js';
 import { PacketType, PropertyId, ReasonCode } from './constants.js';
 import type { Properties } from './packets.js';
-import type { Reader } from './reader.js';
-import { utf8Size, varintSize, type Writer } from './writer.js';
+import { Reader } from './reader.js';
+import { utf8Size, varintSize, Writer } from './writer.js';
 
 /** The will properties of a CONNECT are a block of their own; bit 0 stands for them. */
 export const WILL = 0;
@@ -344,4 +344,21 @@ export function writeProperties(w: Writer, props: Properties | null, type: numbe
         break;
     }
   }
+}
+
+/**
+ * A property block as bytes (length prefix included), for keeping properties outside a packet:
+ * the durable store keeps a message's properties in the form they travel in. `type` is the
+ * packet type whose properties these are (PacketType.Publish, or WILL for will properties).
+ */
+export function encodePropertyBlock(props: Properties, type: number): Buffer {
+  const size = propertiesSize(props, type);
+  const w = new Writer(size + varintSize(size));
+  writeProperties(w, props, type, size);
+  return w.buf;
+}
+
+/** Reads back a block written by encodePropertyBlock; null for an empty one. */
+export function decodePropertyBlock(block: Buffer, type: number): Properties | null {
+  return readProperties(new Reader().reset(block, 0, block.length), type);
 }

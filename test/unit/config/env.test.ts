@@ -157,7 +157,7 @@ describe('environment variables: values', () => {
 describe('environment variables: unknown and invalid', () => {
   test('an unknown root is a warning, not an error, and is ignored', () => {
     const { config, warnings, sources } = loadConfig({
-      env: { AVIARY_MQQT__MAX_INFLIGHT: '5', AVIARY_AUTHENTICATION__1__MECHANISM: 'password_based' },
+      env: { AVIARY_MQQT__MAX_INFLIGHT: '5', AVIARY_AUTHENTICATON__1__MECHANISM: 'password_based' },
     });
     assert.equal(config.mqtt.max_inflight, 32);
     assert.equal(warnings.length, 2);
@@ -166,8 +166,8 @@ describe('environment variables: unknown and invalid', () => {
       /"mqqt" is not a configuration section \(did you mean mqtt\?\); ignored/,
     );
     assert.match(
-      warnings.find((w) => w.startsWith('AVIARY_AUTHENTICATION')) ?? '',
-      /"authentication" is not a configuration section/,
+      warnings.find((w) => w.startsWith('AVIARY_AUTHENTICATON')) ?? '',
+      /"authenticaton" is not a configuration section \(did you mean authentication\?\)/,
     );
     assert.deepEqual(sources, ['defaults']);
   });

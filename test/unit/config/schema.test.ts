@@ -29,21 +29,27 @@ describe('defaults (nothing configured)', () => {
     });
   });
 
-  test('only listeners.tcp.default exists, on 0.0.0.0:1883', () => {
-    assert.deepEqual(config.listeners, {
-      tcp: {
-        default: {
-          enable: true,
-          bind: { host: '0.0.0.0', port: 1883 },
-          max_connections: Number.POSITIVE_INFINITY,
-          zone: 'default',
-          mountpoint: '',
-        },
-      },
-      ssl: {},
-      ws: {},
-      wss: {},
+  test('listeners.tcp.default (0.0.0.0:1883) and listeners.ws.default (0.0.0.0:8083, /mqtt) exist, as in EMQX', () => {
+    const entries = listenersOf(config).map((entry) => [entry.id, entry.config.enable, entry.config.bind]);
+    assert.deepEqual(entries, [
+      ['tcp:default', true, { host: '0.0.0.0', port: 1883 }],
+      ['ws:default', true, { host: '0.0.0.0', port: 8083 }],
+    ]);
+    const tcp = config.listeners.tcp.default!;
+    assert.equal(tcp.max_connections, Number.POSITIVE_INFINITY);
+    assert.equal(tcp.zone, 'default');
+    assert.equal(tcp.mountpoint, '');
+    assert.equal(tcp.proxy_protocol, false);
+    assert.equal(tcp.proxy_protocol_timeout, 3000);
+    assert.deepEqual(config.listeners.ws.default?.websocket, {
+      mqtt_path: '/mqtt',
+      fail_if_no_subprotocol: true,
+      supported_subprotocols: ['mqtt', 'mqtt-v3', 'mqtt-v3.1.1', 'mqtt-v5', 'mqttv3.1'],
+      compress: false,
+      proxy_address_header: 'x-forwarded-for',
+      proxy_port_header: 'x-forwarded-port',
     });
+    assert.deepEqual([config.listeners.ssl, config.listeners.wss], [{}, {}]);
   });
 
   test("mqtt: EMQX's names and defaults, normalised", () => {
@@ -77,6 +83,7 @@ describe('defaults (nothing configured)', () => {
       peer_cert_as_clientid: 'disabled',
       response_information: '',
       shared_subscription_strategy: 'round_robin',
+      limiter: { messages_rate: 'infinity', bytes_rate: 'infinity' },
     });
   });
 
@@ -170,6 +177,7 @@ describe('normalisation', () => {
       fail_if_no_peer_cert: false,
       versions: ['tlsv1.3', 'tlsv1.2'],
       ciphers: [],
+      handshake_timeout: 15_000,
     });
   });
 
