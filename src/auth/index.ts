@@ -17,6 +17,7 @@
  */
 
 import type { Broker } from '../broker/broker.js';
+import type { ClientInfo } from '../broker/types.js';
 import type { HookCallback } from '../broker/hooks.js';
 import type { AuthenticationConfig, AuthenticatorConfig } from '../config/authn-schema.js';
 import { type AviaryConfig, listenersOf } from '../config/index.js';
@@ -53,20 +54,23 @@ export class Authentication {
     readonly global: AuthChain,
     /** Chains of the listeners that configure their own, by listener id ('tcp:default'). */
     readonly listeners: ReadonlyMap<string, AuthChain>,
+    /** Chains of the zones that configure their own, by zone name. */
+    readonly zones: ReadonlyMap<string, AuthChain>,
     ready: Promise<void>,
     private readonly hooks: { remove(): void },
   ) {
     this.ready = ready;
   }
 
-  /** The chain a client of this listener meets. */
-  chainFor(listener: string): AuthChain {
-    return this.listeners.get(listener) ?? this.global;
+  /** The chain a client of this listener (in this zone) meets. */
+  chainFor(listener: string, zone = ''): AuthChain {
+    return this.listeners.get(listener) ?? this.zones.get(zone) ?? this.global;
   }
 
   private *chains(): Iterable<AuthChain> {
     yield this.global;
     yield* this.listeners.values();
+    yield* this.zones.values();
   }
 
   private first<P>(pick: (p: AuthProvider) => P | undefined): P | undefined {
@@ -146,7 +150,7 @@ function buildChain(
 /** Builds the chains of `config` and hooks them into the broker. */
 export function installAuthentication(
   broker: Broker,
-  config: Pick<AviaryConfig, 'authentication' | 'listeners'>,
+  config: Pick<AviaryConfig, 'authentication' | 'listeners'> & Partial<Pick<AviaryConfig, 'zones'>>,
   options: AuthenticationOptions,
 ): Authentication {
   const pending: Promise<void>[] = [];
@@ -159,16 +163,24 @@ export function installAuthentication(
       listeners.set(entry.id, buildChain(key, own, options, pending));
     }
   }
-  const chainFor = (listener: string): AuthChain => listeners.get(listener) ?? global;
-  const all = [global, ...listeners.values()];
+  // A zone's chain serves its listeners that have none of their own.
+  const zones = new Map<string, AuthChain>();
+  for (const [name, zone] of Object.entries(config.zones ?? {})) {
+    if (zone.authentication !== undefined) {
+      zones.set(name, buildChain(`zones.${name}.authentication`, zone.authentication, options, pending));
+    }
+  }
+  const chainFor = (client: ClientInfo): AuthChain =>
+    listeners.get(client.listener) ?? zones.get(client.zone) ?? global;
+  const all = [global, ...listeners.values(), ...zones.values()];
 
   const authenticate: HookCallback<'client.authenticate'> = (_acc, client, password) => {
-    const chain = chainFor(client.listener);
+    const chain = chainFor(client);
     if (chain.empty) return undefined; // anonymous on this listener
     return chain.authenticate({ client, password }).then((result) => ({ stop: result }));
   };
   const enhanced: HookCallback<'client.enhanced_auth'> = (_acc, client, step) => {
-    const r = chainFor(client.listener).enhancedAuth(client, step);
+    const r = chainFor(client).enhancedAuth(client, step);
     if (r === undefined) return undefined;
     return r instanceof Promise ? r.then((v) => ({ stop: v })) : { stop: r };
   };
@@ -178,7 +190,7 @@ export function installAuthentication(
   if (hasMethods) broker.hooks.add('client.enhanced_auth', enhanced, AUTHN_HOOK_PRIORITY);
 
   const ready = Promise.all(pending).then(() => undefined);
-  return new Authentication(global, listeners, ready, {
+  return new Authentication(global, listeners, zones, ready, {
     remove() {
       broker.hooks.remove('client.authenticate', authenticate);
       broker.hooks.remove('client.enhanced_auth', enhanced);

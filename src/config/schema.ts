@@ -84,10 +84,9 @@ const logSchema = section({
 const zoneSchema = section({
   mqtt: mqttOverridesSchema.prefault({}),
   flapping_detect: flappingDetectOverridesSchema.optional(),
-  // Per-zone authentication / authorization (docs/security.md, "Zones"): passed through here and
-  // validated by src/auth and src/authz, which read them for the listeners of the zone.
-  authentication: z.unknown().optional(),
-  authorization: z.unknown().optional(),
+  // The authentication chain of the zone's listeners (those without their own chain), as
+  // `authentication` (docs/authentication.md, "Which chain"). Authorization is global, as in EMQX.
+  authentication: authenticationSchema.optional(),
 });
 
 const sysTopicsSchema = section({

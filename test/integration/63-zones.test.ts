@@ -83,12 +83,53 @@ describe('two listeners in two zones', () => {
   });
 });
 
-test('zones.<name>.authentication / authorization pass through the schema for src/auth and src/authz', () => {
+test('zones.<name>.authentication is validated as an authentication chain; zones have no authorization', () => {
   const cfg = parseConfig({
+    zones: { external: { authentication: [{ mechanism: 'password_based', backend: 'built_in_database' }] } },
+  });
+  assert.equal(cfg.zones.external?.authentication?.[0]?.mechanism, 'password_based');
+  assert.throws(
+    () => parseConfig({ zones: { external: { authorization: { no_match: 'deny' } } } as never }),
+    /zones\.external\.authorization/,
+    'authorization is global (as in EMQX): a zone key for it is an error, not silently ignored',
+  );
+});
+
+describe('a zone with its own authentication chain, a zone without', () => {
+  const b = brokerForSuite({
+    listeners: {
+      tcp: {
+        default: { bind: '127.0.0.1:0' },
+        external: { bind: '127.0.0.1:0', zone: 'external' },
+      },
+    },
     zones: {
-      external: { authentication: [{ mechanism: 'jwt' }], authorization: { no_match: 'deny' } } as never,
+      external: {
+        authentication: [
+          { mechanism: 'password_based', backend: 'built_in_database', user_id_type: 'username' },
+        ],
+      },
     },
   });
-  assert.deepEqual(cfg.zones.external?.authentication, [{ mechanism: 'jwt' }]);
-  assert.deepEqual(cfg.zones.external?.authorization, { no_match: 'deny' });
+
+  test('the external listener refuses an unknown user; the internal one lets anyone in', async () => {
+    const ports = Object.fromEntries(b.aviary.addresses().map((a) => [a.id, a.port]));
+    const inside = await rawConnected(ports['tcp:default']!, { version: 5, clientId: 'zone-in' });
+    assert.equal(inside.isClosed, false);
+    const outside = openClient(ports['tcp:external']!, 5, {
+      clientId: 'zone-out',
+      username: 'nobody',
+      password: 'x',
+      reconnectPeriod: 0,
+    });
+    const refused = await new Promise<number>((resolve) => {
+      outside.once('error', (e) => resolve((e as { code?: number }).code ?? -1));
+      outside.once('connect', () => resolve(0));
+    });
+    assert.ok(
+      refused === ReasonCode.BadUserNameOrPassword || refused === ReasonCode.NotAuthorized,
+      `refused: ${refused}`,
+    );
+    outside.end(true);
+  });
 });
