@@ -106,6 +106,9 @@ export interface AviaryBroker {
   close(): Promise<void>;
 }
 
+/** Expired retained messages are swept every this many session sweeps (a scan of them all). */
+const RETAINED_SWEEP_EVERY = 12;
+
 /** Grace period for clients to read their DISCONNECT before their sockets are destroyed. */
 const SHUTDOWN_GRACE_MS = 2000;
 
@@ -204,6 +207,7 @@ export function createBroker(
   });
   const sweeper = new KeepaliveSweeper();
   let expiryTimer: NodeJS.Timeout | null = null;
+  let sweeps = 0;
   /** The MQTT connection of each open transport connection, for shutdown and listener stops. */
   const connections = new Map<TransportConnection, MqttConnection>();
 
@@ -279,10 +283,10 @@ export function createBroker(
     authz,
     async listen() {
       await listeners.startEnabled();
-      expiryTimer = setInterval(
-        () => broker.sweepExpiredSessions(Date.now()),
-        cfg.durable_storage.sweep_interval,
-      );
+      expiryTimer = setInterval(() => {
+        broker.sweepExpiredSessions(Date.now());
+        if (++sweeps % RETAINED_SWEEP_EVERY === 0) broker.sweepExpiredRetained();
+      }, cfg.durable_storage.sweep_interval);
       expiryTimer.unref();
       stats.start();
       sys.start();

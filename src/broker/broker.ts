@@ -699,6 +699,18 @@ export class Broker {
     }
   }
 
+  /**
+   * Removes the retained messages past their Message Expiry Interval or
+   * `retainer.msg_expiry_interval` (they are also skipped when a subscription matches them), so
+   * they neither count toward `max_retained_messages` nor stay in the store. Called periodically
+   * by the composition root. Returns how many are left.
+   */
+  sweepExpiredRetained(): number {
+    let kept = 0;
+    for (const _ of this.retainedMatching('#')) kept++;
+    return kept;
+  }
+
   /** Messages the broker itself publishes ($SYS, the HTTP API). */
   publishFromBroker(
     topic: string,

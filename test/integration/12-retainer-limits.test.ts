@@ -86,6 +86,16 @@ describe('12 retainer limits', () => {
     await new Promise((r) => setTimeout(r, 2100));
     assert.deepEqual(await retainedTopics(b, 'exp/#'), ['exp/own']);
   });
+
+  test('the periodic sweep removes expired retained messages nobody asked for, freeing their places', async () => {
+    const pub = await connectClient(b.port, 5, { clientId: clientId('pub') });
+    await publish(pub, 'sweep/1', 'a', { qos: 1, retain: true }); // retainer.msg_expiry_interval 2s
+    const before = b.aviary.broker.retainedCount;
+    await new Promise((r) => setTimeout(r, 2100));
+    assert.equal(b.aviary.broker.retainedCount, before, 'no subscription has looked at it yet');
+    b.aviary.broker.sweepExpiredRetained();
+    assert.equal(b.aviary.broker.retainedCount, before - 1);
+  });
 });
 
 describe('12 mqtt.use_username_as_clientid', () => {
