@@ -35,6 +35,9 @@ async function freePort(): Promise<number> {
 }
 
 /** The environment without AVIARY_* variables (those of the test runner would be read as config). */
+const DATA_DIR = mkdtempSync(join(tmpdir(), 'aviary-cli-'));
+after(() => rmSync(DATA_DIR, { recursive: true, force: true }));
+
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AVIARY_')) env[k] = v;
@@ -44,6 +47,8 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     ...env,
     AVIARY_LISTENERS__WS__DEFAULT__BIND: '127.0.0.1:0',
     AVIARY_DASHBOARD__LISTENERS__HTTP__BIND: '127.0.0.1:0',
+    // The durable store in a directory of this file's own, not data/ in the working tree.
+    AVIARY_NODE__DATA_DIR: DATA_DIR,
     ...extra,
   };
 }
