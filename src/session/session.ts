@@ -313,10 +313,26 @@ export class Session {
     else this.send(outlet, delivery);
   }
 
-  /** PUBACK (QoS 1) or PUBCOMP (QoS 2) from the client; returns the delivery it completes. */
-  complete(packetId: number): Delivery | null {
+  /**
+   * Ends an in-flight delivery; returns it (null if there is none with this id). With `ack`,
+   * the client's acknowledgement must fit the delivery, else it is ignored (null): a PUBACK
+   * ends only a QoS 1 delivery, a PUBCOMP only a QoS 2 one whose PUBREL went out, a PUBREC
+   * with a failure code only a QoS 2 one still awaiting PUBREC (sections 4.3.2, 4.3.3). Without
+   * `ack` the broker itself ends it (an expired or too large message).
+   */
+  complete(packetId: number, ack?: 'puback' | 'pubcomp' | 'pubrec_failed'): Delivery | null {
     const entry = this.inflight.get(packetId);
     if (entry === undefined) return null;
+    if (ack !== undefined) {
+      const qos = entry.delivery.qos;
+      const fits =
+        ack === 'puback'
+          ? qos === 1
+          : ack === 'pubcomp'
+            ? qos === 2 && entry.state === InflightState.AwaitComp
+            : qos === 2 && entry.state === InflightState.AwaitAck;
+      if (!fits) return null;
+    }
     this.inflight.delete(packetId);
     this.journal?.removed(this, entry.delivery);
     this.drain();

@@ -30,7 +30,14 @@ export function handleAck(ch: Channel, packet: AckPacket): readonly Action[] {
       },
     ];
   }
-  const delivery = session.complete(packet.packetId);
+  const delivery = session.complete(
+    packet.packetId,
+    packet.type === PacketType.Puback
+      ? 'puback'
+      : packet.type === PacketType.Pubcomp
+        ? 'pubcomp'
+        : 'pubrec_failed',
+  );
   if (delivery !== null) {
     ch.broker.metrics.messagesAcked++;
     const hooks = ch.broker.hooks;

@@ -152,6 +152,20 @@ function sessionSuite(variant: string, make: SessionFactory): void {
       assert.notEqual(session.complete(1), null);
       assert.equal(session.complete(1), null, 'already completed');
     });
+
+    test('an acknowledgement that does not fit the delivery is ignored [MQTT-4.3.2] [MQTT-4.3.3]', () => {
+      const { session } = attached();
+      deliver(session, 'q1', 1); // packet id 1
+      deliver(session, 'q2', 2); // packet id 2
+      assert.equal(session.complete(1, 'pubcomp'), null, 'PUBCOMP does not end a QoS 1 delivery');
+      assert.equal(session.complete(2, 'puback'), null, 'PUBACK does not end a QoS 2 delivery');
+      assert.equal(session.complete(2, 'pubcomp'), null, 'nor PUBCOMP before PUBREC');
+      assert.equal(session.inflightCount, 2);
+      assert.equal(session.complete(1, 'puback')?.message.topic, 'q1');
+      assert.equal(session.received(2), true); // PUBREC: PUBREL goes out
+      assert.equal(session.complete(2, 'pubrec_failed'), null, 'a failed PUBREC after PUBREL is late');
+      assert.equal(session.complete(2, 'pubcomp')?.message.topic, 'q2');
+    });
   });
 
   describe(`session (${variant}): flow control [MQTT-3.3.4-7]`, () => {
