@@ -309,7 +309,10 @@ export class Session {
       return;
     }
     const delivery = new Delivery(message.own(), qos, retain, subIds, group);
-    if (this.inflight.size >= this.window || this.queueLength > 0) this.enqueue(delivery);
+    // While resending or draining (`draining`), a delivery made from inside sendPublish (a
+    // message.delivered hook that publishes) waits in the queue: sending it now would add to the
+    // in-flight map being walked, and it would go out twice.
+    if (this.inflight.size >= this.window || this.queueLength > 0 || this.draining) this.enqueue(delivery);
     else this.send(outlet, delivery);
   }
 

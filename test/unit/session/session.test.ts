@@ -434,6 +434,29 @@ function sessionSuite(variant: string, make: SessionFactory): void {
     });
   });
 
+  describe(`session (${variant}): a delivery made while sending (a message.delivered hook that publishes)`, () => {
+    test('during the resend on reconnect, a new delivery waits its turn and every packet id goes once', () => {
+      const { session } = harness();
+      const first = new FakeOutlet();
+      session.attach(first, NO_RECEIVE_MAXIMUM);
+      deliver(session, 'a');
+      deliver(session, 'b');
+      session.detach(Date.now());
+      const outlet = new FakeOutlet();
+      let hooked = false;
+      outlet.onPublish = () => {
+        if (hooked) return;
+        hooked = true;
+        deliver(session, 'from-hook'); // re-entrant, while the in-flight map is being walked
+      };
+      session.attach(outlet, NO_RECEIVE_MAXIMUM);
+      assert.deepEqual(outlet.topics, ['a', 'b', 'from-hook']);
+      const ids = outlet.sent.flatMap((x) => (x.kind === 'publish' ? [x.packetId] : []));
+      assert.equal(new Set(ids).size, ids.length, `a packet id went out twice: ${ids}`);
+      assert.equal(session.inflightCount, 3);
+    });
+  });
+
   describe(`session (${variant}): an outlet that completes while sending`, () => {
     // The channel completes a delivery inside sendPublish when it cannot send it: the message
     // expired [MQTT-3.3.2-5] or is larger than the client's Maximum Packet Size [MQTT-3.1.2-25].
