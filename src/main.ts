@@ -7,7 +7,13 @@
 
 import { readFileSync } from 'node:fs';
 import { installApi } from './api/index.js';
-import { type Authentication, installAuthentication } from './auth/index.js';
+import {
+  type Authentication,
+  installAuthentication,
+  StoreUserAdmin,
+  type UserDirectoryOptions,
+  userDirectory,
+} from './auth/index.js';
 import { type Authorization, authorizationActive, installAuthorization } from './authz/index.js';
 import { Broker } from './broker/broker.js';
 import { DelayedPublish } from './broker/delayed.js';
@@ -17,6 +23,7 @@ import { Stats } from './broker/stats.js';
 import { SysTopics } from './broker/sys.js';
 import { KeepaliveSweeper, MqttConnection } from './channel/connection.js';
 import type { ChannelSettings } from './channel/settings.js';
+import type { SessionLimits } from './session/session.js';
 import {
   type AviaryConfig,
   type AviaryConfigInput,
@@ -148,11 +155,8 @@ export function createBroker(
     : null;
   const broker = new Broker({
     nodeName: cfg.node.name,
-    session: {
-      maxInflight: mqtt.max_inflight,
-      maxMqueueLen: Number.isFinite(mqtt.max_mqueue_len) ? mqtt.max_mqueue_len : 0,
-      mqueueStoreQos0: mqtt.mqueue_store_qos0,
-    },
+    session: sessionLimits(mqtt),
+    zoneSessions: new Map(Object.keys(cfg.zones).map((z) => [z, sessionLimits(zoneMqtt(cfg, z))])),
     retainAvailable: mqtt.retain_available && cfg.retainer.enable,
     retainer: {
       maxPayloadSize: cfg.retainer.max_payload_size,
@@ -334,6 +338,23 @@ function openStorage(cfg: AviaryConfig): Storage {
   });
 }
 
+/**
+ * For `aviary users` (src/cli/users.ts): the built-in users in the configured durable store,
+ * committed after each change, so a running broker sees them at its next lookup (SQLite lets a
+ * second process write; busy_timeout waits for the broker's batch). Null when the store is in
+ * memory (nothing outside the broker's process can reach it). Close the admin when done.
+ */
+export function openUserAdmin(cfg: AviaryConfig, options: UserDirectoryOptions = {}): StoreUserAdmin | null {
+  if (cfg.durable_storage.backend === 'memory') return null;
+  const directory = userDirectory(cfg, options); // checks the configuration before opening anything
+  const storage = openStorage(cfg);
+  if (!(storage instanceof SqliteStorage)) {
+    storage.close();
+    return null;
+  }
+  return new StoreUserAdmin(directory(new SqliteUserStore(storage)), storage);
+}
+
 /** The stores of users, ACL rules, the banned list and API accounts, in the chosen backend. */
 function recordStores(storage: Storage) {
   if (storage instanceof SqliteStorage) {
@@ -349,6 +370,15 @@ function recordStores(storage: Storage) {
     acl: new MemoryAclStore(),
     banned: new MemoryBannedStore(),
     admin: new MemoryAdminStore(),
+  };
+}
+
+/** A zone's session limits (`max_inflight`, `max_mqueue_len`: infinity is 0, `mqueue_store_qos0`). */
+export function sessionLimits(m: MqttConfig): SessionLimits {
+  return {
+    maxInflight: m.max_inflight,
+    maxMqueueLen: Number.isFinite(m.max_mqueue_len) ? m.max_mqueue_len : 0,
+    mqueueStoreQos0: m.mqueue_store_qos0,
   };
 }
 

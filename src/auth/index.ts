@@ -26,6 +26,7 @@ import type { UserStore } from '../persistence/users.js';
 import { BuiltInDatabaseProvider, type BuiltInUsers, readBootstrapFile } from './built-in.js';
 import { AuthChain } from './chain.js';
 import { CertProvider } from './cert.js';
+import { ClientRulesProvider } from './client-rules.js';
 import { HttpProvider } from './http.js';
 import { JwtProvider } from './jwt.js';
 import type { AuthProvider } from './provider.js';
@@ -131,6 +132,8 @@ function buildProvider(
       return new ScramProvider(a, options.users);
     case 'cert':
       return new CertProvider(a);
+    case 'client_rules':
+      return new ClientRulesProvider(a);
   }
 }
 
@@ -200,7 +203,12 @@ export function installAuthentication(
 export {
   BootstrapFileAdmin,
   builtInAuthenticator,
+  scramAuthenticator,
+  type StoreHandle,
   StoreUserAdmin,
   type UserAdmin,
   UserAdminError,
+  type UserDirectory,
+  type UserDirectoryOptions,
+  userDirectory,
 } from './users-admin.js';

@@ -88,6 +88,11 @@ export interface BrokerOptions {
   /** Node name, e.g. 'aviary@127.0.0.1'. */
   nodeName: string;
   session: SessionLimits;
+  /**
+   * Session limits by zone name (`zones.<z>.mqtt.max_inflight`, ... over the global ones); a new
+   * session takes its client's zone's (ClientInfo.zone), else `session`.
+   */
+  zoneSessions?: ReadonlyMap<string, SessionLimits>;
   /** Entries of the topic match cache (0 disables it). */
   matchCacheSize?: number;
   retainAvailable: boolean;
@@ -281,6 +286,11 @@ export class Broker {
     return this.sessions.get(clientId);
   }
 
+  /** The live connection of a client id, or undefined (the API reads its counters). */
+  liveChannel(clientId: string): LiveChannel | undefined {
+    return this.live.get(clientId);
+  }
+
   /** Every session held, in the order they were created (a live iterator: no copy). */
   allSessions(): IterableIterator<Session> {
     return this.sessions.values();
@@ -347,7 +357,9 @@ export class Broker {
       this.discardSession(existing);
     }
     this.metrics.sessionCreated++;
-    const session = new Session(id, this.options.session, this.onDrop);
+    // The zone's limits when it has its own; a resumed session keeps those it was created with.
+    const limits = this.options.zoneSessions?.get(client.zone) ?? this.options.session;
+    const session = new Session(id, limits, this.onDrop);
     this.sessions.set(id, session);
     return { session, present: false };
   }

@@ -8,13 +8,15 @@
  *   {mechanism = jwt, ...}                                           a signed token
  *   {mechanism = scram, backend = built_in_database, ...}            MQTT 5.0 enhanced auth
  *   {mechanism = cert, ...}                                          TLS client certificate (Aviary's)
+ *   {mechanism = client_rules, rules = [...]}                        client id / IP address rules (Aviary's)
  *
  * The same list may be given per listener (`listeners.<type>.<name>.authentication`), which
  * then replaces the global chain for that listener's clients. What each key means is in
  * docs/authentication.md; the chain itself is src/auth.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
-import { bool, describeInput, duration, int, oneOf, section, str } from './fields.js';
+import { bool, describeInput, duration, int, leaf, oneOf, section, str } from './fields.js';
 import { isPlainObject } from './merge.js';
 
 /** The simple hashes, EMQX's `hash_type_simple()`. */
@@ -114,6 +116,57 @@ const cert = section({
   match: oneOf(['username', 'clientid', 'none']).prefault('username'),
 });
 
+/** `10.0.0.0/8`, `2001:db8::/32`, or a lone IPv4 / IPv6 address. */
+function isAddressOrCidr(text: string): boolean {
+  const slash = text.indexOf('/');
+  const family = isIP(slash < 0 ? text : text.slice(0, slash));
+  if (family === 0) return false;
+  if (slash < 0) return true;
+  const digits = text.slice(slash + 1);
+  return /^\d{1,3}$/.test(digits) && Number(digits) <= (family === 4 ? 32 : 128);
+}
+
+function isRegExp(text: string): boolean {
+  try {
+    new RegExp(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One string or a list of them, each accepted by `accept` (a list keeps commas inside items). */
+function oneOrMany(expected: string, accept: (text: string) => boolean) {
+  return leaf(`${expected} or a list of them`, (input): string[] | undefined => {
+    const items = typeof input === 'string' ? [input] : input;
+    if (!Array.isArray(items) || items.length === 0) return undefined;
+    return items.every((i) => typeof i === 'string' && accept(i)) ? (items as string[]) : undefined;
+  });
+}
+
+/** One rule of `client_rules`: every condition given must hold; none given matches every client. */
+const clientRule = section({
+  /** Client ids, exact or with `*` wildcards (`sensor-*`). */
+  clientid: oneOrMany('a client id pattern', (t) => t !== '').optional(),
+  /** A regular expression (JavaScript syntax) the whole client id must match. */
+  clientid_re: str('a regular expression', isRegExp).optional(),
+  /** Peer addresses: IPv4 / IPv6 addresses or CIDR ranges. */
+  ipaddr: oneOrMany('an IP address or CIDR range', isAddressOrCidr).optional(),
+  action: oneOf(['allow', 'deny']),
+  is_superuser: bool().prefault(false),
+});
+
+const clientRules = section({
+  ...common,
+  mechanism: z.literal('client_rules'),
+  rules: z.array(clientRule, {
+    error: (issue) =>
+      issue.code === 'invalid_type'
+        ? `expected a list of rules ([ {...}, ... ]), got ${describeInput(issue.input)}`
+        : undefined,
+  }),
+});
+
 /** The schema of each `mechanism` / `mechanism:backend`. */
 const KINDS = {
   'password_based:built_in_database': builtInDatabase,
@@ -121,6 +174,7 @@ const KINDS = {
   jwt,
   'scram:built_in_database': scram,
   cert,
+  client_rules: clientRules,
 } as const;
 
 /** The parsed authenticators. */
@@ -129,15 +183,18 @@ export type HttpAuthnConfig = z.output<typeof http>;
 export type JwtAuthnConfig = z.output<typeof jwt>;
 export type ScramAuthnConfig = z.output<typeof scram>;
 export type CertAuthnConfig = z.output<typeof cert>;
+export type ClientRulesAuthnConfig = z.output<typeof clientRules>;
+export type ClientRuleConfig = ClientRulesAuthnConfig['rules'][number];
 export type PasswordHashConfig = BuiltInDatabaseAuthnConfig['password_hash_algorithm'];
 export type AuthenticatorConfig =
   | BuiltInDatabaseAuthnConfig
   | HttpAuthnConfig
   | JwtAuthnConfig
   | ScramAuthnConfig
-  | CertAuthnConfig;
+  | CertAuthnConfig
+  | ClientRulesAuthnConfig;
 
-const MECHANISMS = ['password_based', 'jwt', 'scram', 'cert'];
+const MECHANISMS = ['password_based', 'jwt', 'scram', 'cert', 'client_rules'];
 const BACKENDS: Record<string, string[]> = {
   password_based: ['built_in_database', 'http'],
   scram: ['built_in_database'],

@@ -14,7 +14,7 @@
  * address.
  */
 import { durableStorageSchema } from './storage-schema.js';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { apiConfigShape } from './api-schema.js';
 import { authenticationSchema } from './authn-schema.js';
 import { authorizationSchema } from './authz-schema.js';

@@ -8,12 +8,14 @@
  *    HTTP service.
  *  - WebSocket clients (mqtt.js over ws with a Cookie header): a JWT in a cookie (`from = cookie`),
  *    and `${cookie.NAME}` sent to an HTTP service.
- *  - `aviary users add|passwd|del|list` editing a bootstrap file that a broker then loads.
+ *  - `aviary users add|passwd|del|list` on the durable store (SQLite, the default) while a broker
+ *    runs: the broker sees a change at the next CONNECT; `--scram` adds SCRAM users; and with
+ *    `--file`, editing a bootstrap file that a broker then loads at start.
  */
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,18 +24,21 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import mqtt from 'mqtt';
-import { BootstrapFileAdmin } from '../../src/auth/index.js';
+import { BootstrapFileAdmin, StoreUserAdmin } from '../../src/auth/index.js';
 import { adminFor } from '../../src/cli/users.js';
 import type { AviaryConfigInput } from '../../src/config/index.js';
+import { type AuthPacket, type ConnackPacket, PacketType, ReasonCode } from '../../src/protocol/index.js';
 import {
   closeClients,
   connectClient,
+  rawClient,
   type StartedBroker,
   startBroker,
   WAIT_MS,
   within,
 } from '../helpers/broker.js';
-import { type ConnectSpec, rawOpen } from '../helpers/mqtt5.js';
+import { authFrame, type ConnectSpec, connectFrame, prop, rawOpen } from '../helpers/mqtt5.js';
+import { ScramClient } from '../helpers/scram-client.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'aviary-authn54-'));
@@ -42,6 +47,36 @@ async function connack(port: number, c: ConnectSpec): Promise<number> {
   const { raw, connack } = await rawOpen(port, c);
   await raw.destroy();
   return connack.reasonCode;
+}
+
+/** The CONNACK reason code of a SCRAM-SHA-256 exchange (CONNECT, AUTH 0x18, AUTH 0x18, CONNACK). */
+async function scramConnack(port: number, user: string, password: string): Promise<number> {
+  const method = 'SCRAM-SHA-256';
+  const scram = new ScramClient('sha256', user, password);
+  const raw = await rawClient(port, 5);
+  try {
+    raw.send(
+      connectFrame({
+        clientId: `scram-${user}`,
+        props: [prop.authenticationMethod(method), prop.authenticationData(scram.first())],
+      }),
+    );
+    const challenge = await raw.readPacket();
+    assert.equal(challenge.type, PacketType.Auth);
+    const serverFirst = (challenge as AuthPacket).properties!.authenticationData!.toString();
+    raw.send(
+      authFrame(
+        ReasonCode.ContinueAuthentication,
+        prop.authenticationMethod(method),
+        prop.authenticationData(scram.final(serverFirst)),
+      ),
+    );
+    const connack = await raw.readPacket();
+    assert.equal(connack.type, PacketType.Connack);
+    return (connack as ConnackPacket).reasonCode;
+  } finally {
+    await raw.destroy();
+  }
 }
 
 /** The CONNACK reason code an mqtt.js client over `url` gets (0 when it connects). */
@@ -243,6 +278,7 @@ describe('54 authentication: certificates, cookies, the users command', () => {
       spawnSync('bash', [
         '-c',
         `cat > ${JSON.stringify(conf)} <<'EOF'
+node.data_dir = ${JSON.stringify(join(dir, 'data-file-mode'))}
 authentication = [
   {
     mechanism = password_based
@@ -270,19 +306,20 @@ EOF`,
         ],
       } as AviaryConfigInput);
 
-    test('add (password from stdin), passwd, del, list: the file a broker loads at start', async () => {
+    test('--file: add (password from stdin), passwd, del, list: the file a broker loads at start', async () => {
       // The command itself, as users run it (twice: each start of a TypeScript process is slow).
-      const added = aviary(['users', 'add', 'alice', '-c', conf], 'in-wonderland\n');
+      const added = aviary(['users', 'add', 'alice', '-c', conf, '--file', csv], 'in-wonderland\n');
       assert.equal(added.status, 0, added.stderr);
-      assert.equal(added.stdout, 'added alice\n');
+      assert.equal(added.stdout, `added alice to ${csv}\n`);
       // The same administration in-process for the rest (what the command's actions call).
-      const admin = adminFor({ config: conf });
+      const admin = adminFor({ config: conf, file: csv });
+      assert.ok(admin instanceof BootstrapFileAdmin);
       await admin.add('root', 'toor', true);
       await assert.rejects(admin.add('alice', 'x', false), {
         code: 'AVY_ERR_USER_ADMIN',
         message: /user alice already exists/,
       });
-      const listed = aviary(['users', 'list', '-c', conf]);
+      const listed = aviary(['users', 'list', '-c', conf, '-f', csv]);
       assert.equal(listed.stdout, 'alice\nroot (superuser)\n', listed.stderr);
       const text = readFileSync(csv, 'utf8');
       assert.match(text, /^user_id,password_hash,salt,is_superuser\nalice,[0-9a-f]{64},[0-9a-f]{32},false\n/);
@@ -317,6 +354,79 @@ EOF`,
         );
       } finally {
         await b2.close();
+      }
+    });
+
+    test('the durable store (default): a running broker sees users the command adds, changes and deletes', async () => {
+      const dataDir = join(dir, 'data-store-mode');
+      const storeConf = join(dir, 'store.conf');
+      const authentication = [
+        {
+          mechanism: 'password_based',
+          backend: 'built_in_database',
+          password_hash_algorithm: pbkdf2,
+        },
+        { mechanism: 'scram', backend: 'built_in_database', algorithm: 'sha256', iteration_count: 1000 },
+      ];
+      writeFileSync(storeConf, JSON.stringify({ node: { data_dir: dataDir }, authentication }));
+      const b = await startBroker({ node: { data_dir: dataDir }, authentication } as AviaryConfigInput);
+      try {
+        // A second process writes the broker's SQLite file while the broker runs.
+        const added = aviary(['users', 'add', 'bob', '-c', storeConf], 'builder\n');
+        assert.equal(added.status, 0, added.stderr);
+        assert.equal(added.stdout, `added bob to ${join(dataDir, 'aviary.db')}\n`);
+        assert.equal(
+          await connack(b.port, { clientId: 's1', username: 'bob', password: 'builder' }),
+          0,
+          'no restart: the broker reads the store at each CONNECT',
+        );
+        assert.equal(await connack(b.port, { clientId: 's2', username: 'bob', password: 'x' }), 0x86);
+
+        // The same administration in-process: passwd and del reach the running broker too.
+        const admin = adminFor({ config: storeConf });
+        try {
+          assert.ok(admin instanceof StoreUserAdmin);
+          await admin.passwd('bob', 'rebuilt');
+          await admin.add('root', 'toor', true);
+          assert.equal(await connack(b.port, { clientId: 's3', username: 'bob', password: 'rebuilt' }), 0);
+          assert.equal(await connack(b.port, { clientId: 's4', username: 'bob', password: 'builder' }), 0x86);
+          await admin.delete('root');
+          await assert.rejects(admin.delete('root'), /no user root/);
+        } finally {
+          admin.close();
+        }
+        assert.equal(
+          await connack(b.port, { clientId: 's5', username: 'root', password: 'toor' }),
+          0x87,
+          'deleted: no provider knows root',
+        );
+
+        // SCRAM users: their own database (EMQX's), the configured algorithm and iteration count.
+        const scram = aviary(['users', 'add', 'carol', '--scram', '-p', 'sesame', '-c', storeConf]);
+        assert.equal(scram.status, 0, scram.stderr);
+        assert.equal(await scramConnack(b.port, 'carol', 'sesame'), 0);
+        assert.equal(await scramConnack(b.port, 'carol', 'wrong'), 0x87);
+        const wrongAlg = aviary(['users', 'add', 'dave', '--scram', 'sha512', '-p', 'x', '-c', storeConf]);
+        assert.equal(wrongAlg.status, 1);
+        assert.match(wrongAlg.stderr, /the configured scram authenticator uses sha256/);
+
+        const listed = aviary(['users', 'list', '-c', storeConf]);
+        assert.equal(listed.stdout, 'bob\n', listed.stderr);
+        assert.equal(b.aviary.authn.scramUsers!.get('carol')?.userId, 'carol');
+        assert.equal(
+          b.aviary.authn.builtInUsers!.get('carol'),
+          undefined,
+          'a SCRAM user is not a password user',
+        );
+      } finally {
+        await b.close();
+      }
+      // The users outlive the broker (the store is durable).
+      const again = await startBroker({ node: { data_dir: dataDir }, authentication } as AviaryConfigInput);
+      try {
+        assert.equal(await connack(again.port, { clientId: 's6', username: 'bob', password: 'rebuilt' }), 0);
+      } finally {
+        await again.close();
       }
     });
 
