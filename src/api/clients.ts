@@ -15,8 +15,12 @@
  * (substring), gte_/lte_created_at and gte_/lte_connected_at (RFC 3339 or ms since the epoch).
  * A clientid filter is a lookup; the rest walk the registry in slices (pagination.ts).
  *
- * The client objects carry EMQX's fields where Aviary has the data; Erlang-process fields
- * (heap_size, mailbox_len, reductions) and per-connection packet counters are not reported.
+ * The client objects carry EMQX's fields where Aviary has the data, with the connection's
+ * counters (recv_oct, recv_cnt, recv_pkt, recv_msg, send_*: registry.ts); Erlang-process fields
+ * (heap_size, mailbox_len, reductions) are not reported. A page is streamed in slices
+ * (pagination.ts: pageStream), so a page of 10,000 does not stall message routing.
+ *
+ * Queued and in-flight messages: client-messages.ts.
  */
 
 import type { FastifyInstance } from 'fastify';
@@ -29,10 +33,11 @@ import {
 } from './core.js';
 import { type ApiContext, parseTime, rfc3339 } from './context.js';
 import { ApiErrorCode, badRequest, HttpStatus, notFound } from './errors.js';
-import { mapPage, pageOf, paginate } from './pagination.js';
+import { pageOf, pageStream, paginate } from './pagination.js';
 import type { ClientEntry } from './registry.js';
 
 const CONN_STATES = ['connected', 'idle', 'disconnected'] as const;
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 interface ClientsQuery {
   page?: number;
@@ -144,6 +149,7 @@ function clientFilter(q: ClientsQuery): ((e: ClientEntry) => boolean) | null {
 /** EMQX's client object. */
 export function formatClient(ctx: ApiContext, e: ClientEntry): Record<string, unknown> {
   const info = e.info;
+  const counters = e.counters;
   const session = ctx.broker.session(info.clientId);
   const mqtt = ctx.config.mqtt;
   const limit = (n: number): number | string => (Number.isFinite(n) ? n : 'infinity');
@@ -175,6 +181,14 @@ export function formatClient(ctx: ApiContext, e: ClientEntry): Record<string, un
     mqueue_dropped: session?.droppedCount ?? 0,
     awaiting_rel_cnt: session?.awaitingRelCount ?? 0,
     awaiting_rel_max: limit(mqtt.max_awaiting_rel),
+    recv_oct: counters.recvOct,
+    recv_cnt: counters.recvCnt,
+    recv_pkt: counters.recvPkt,
+    recv_msg: counters.recvMsg,
+    send_oct: counters.sendOct,
+    send_cnt: counters.sendCnt,
+    send_pkt: counters.sendPkt,
+    send_msg: counters.sendMsg,
   };
   if (!e.connected) out.disconnected_at = rfc3339(e.disconnectedAt);
   return out;
@@ -206,7 +220,7 @@ export function clientsRoutes(app: FastifyInstance, ctx: ApiContext): void {
         querystring: clientsQuery,
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const q = request.query;
       const page = pageOf(q);
       const matches = clientFilter(q);
@@ -215,7 +229,9 @@ export function clientsRoutes(app: FastifyInstance, ctx: ApiContext): void {
         // Exact client ids: lookups, not a walk.
         source = q.clientid.map((id) => registry.get(id)).filter((e): e is ClientEntry => e !== undefined);
       }
-      return mapPage(await paginate(source, matches, page), (e) => formatClient(ctx, e));
+      // Streamed in slices: a page of 10,000 client objects must not hold the event loop.
+      const paged = await paginate(source, matches, page);
+      return reply.type(JSON_TYPE).send(pageStream(paged, (e) => formatClient(ctx, e)));
     },
   );
 

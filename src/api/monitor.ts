@@ -84,7 +84,7 @@ export class Monitor {
     };
     this.samples.push(s);
     if (this.samples.length > MAX_SAMPLES) this.samples.splice(0, this.samples.length - MAX_SAMPLES);
-    this.registry.sweep();
+    void this.registry.sweep(); // in slices; cannot fail
     return s;
   }
 

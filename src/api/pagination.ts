@@ -9,14 +9,23 @@
  * collection. Map and Set iterators stay valid while the collection changes between slices:
  * entries deleted meanwhile are skipped, entries added are visited. The order is the
  * collection's insertion order, stable between requests as long as nothing is removed.
+ *
+ * Answering a large page without stalling it. A page of 10,000 clients is about 7 MB of JSON;
+ * formatted and serialized in one step it would hold the event loop for tens of milliseconds.
+ * `pageStream` formats and serializes SERIALIZE_SLICE items at a time, yields to the event loop
+ * between slices, and streams the text out as it goes (chunked), so neither the formatting nor
+ * one big string's copy stalls message routing.
  */
 
+import { Readable } from 'node:stream';
 import { badRequest } from './errors.js';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 10_000;
 /** Entries examined between two yields to the event loop. */
 export const SLICE = 2_000;
+/** Items formatted and serialized between two yields (a client object takes a few µs). */
+export const SERIALIZE_SLICE = 250;
 
 export interface Page {
   page: number;
@@ -43,7 +52,8 @@ function intParam(value: unknown, name: string, fallback: number, min: number): 
   return n;
 }
 
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Lets the event loop run (I/O, timers) before going on. */
+export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Pages through `source`, keeping the items `matches` accepts. Counts every match (so
@@ -77,4 +87,29 @@ export function pageArray<T>(items: readonly T[], { page, limit }: Page): Paged<
   const skip = (page - 1) * limit;
   const data = items.slice(skip, skip + limit);
   return { data, meta: { page, limit, count: items.length, hasnext: skip + data.length < items.length } };
+}
+
+/**
+ * A page as streamed JSON text, `{"data": [...], "meta": {...}}`, each item formatted when its
+ * slice is written (send it with `reply.type('application/json').send(stream)`).
+ */
+export function pageStream<S>(paged: Paged<S>, format: (item: S) => unknown): Readable {
+  return Readable.from(pageChunks(paged, format), { objectMode: false });
+}
+
+async function* pageChunks<S>(paged: Paged<S>, format: (item: S) => unknown): AsyncGenerator<string> {
+  const data = paged.data;
+  let chunk = '{"data":[';
+  for (let i = 0; i < data.length; i++) {
+    if (i > 0) {
+      if (i % SERIALIZE_SLICE === 0) {
+        yield chunk;
+        chunk = '';
+        await yieldToLoop();
+      }
+      chunk += ',';
+    }
+    chunk += JSON.stringify(format(data[i]!));
+  }
+  yield `${chunk}],"meta":${JSON.stringify(paged.meta)}}`;
 }

@@ -25,6 +25,7 @@ import Fastify, {
 import { adminRoutes } from './admin.js';
 import { Role } from './auth.js';
 import { bannedRoutes } from './banned.js';
+import { clientMessagesRoutes } from './client-messages.js';
 import { clientsRoutes } from './clients.js';
 import type { ApiContext } from './context.js';
 import { ApiError, ApiErrorCode, HttpStatus, unauthorized } from './errors.js';
@@ -125,6 +126,7 @@ export async function buildServer(
     async (api) => {
       adminRoutes(api, ctx);
       clientsRoutes(api, ctx);
+      clientMessagesRoutes(api, ctx);
       subscriptionsRoutes(api, ctx);
       publishRoutes(api, ctx);
       retainerRoutes(api, ctx);

@@ -99,6 +99,20 @@ export class Channel implements Outlet, LiveChannel {
   authExchange: 'none' | 'connect' | 'reauth' = 'none';
   /** The CONNECT waiting for its enhanced authentication to finish. */
   pendingConnect: PendingConnect | null = null;
+  // Per-connection counters with EMQX's names (the management API's client object): plain
+  // numbers, a few increments per packet. The receiving side is counted by the connection.
+  /** recv_oct, recv_cnt: bytes read and socket reads (chunks). */
+  recvOct = 0;
+  recvCnt = 0;
+  /** recv_pkt, recv_msg: MQTT packets decoded, and of them PUBLISH. */
+  recvPkt = 0;
+  recvMsg = 0;
+  /** send_oct, send_cnt: bytes and writes handed to the transport (a writev may carry several). */
+  sendOct = 0;
+  sendCnt = 0;
+  /** send_pkt, send_msg: MQTT packets sent, and of them PUBLISH. */
+  sendPkt = 0;
+  sendMsg = 0;
 
   constructor(
     readonly broker: Broker,
@@ -384,8 +398,15 @@ export class Channel implements Outlet, LiveChannel {
     // The alias is the client's once it has the PUBLISH that sets it.
     if (newAlias) aliases!.set(message.topic, alias);
     this.broker.metrics.publishSent(message.topic, qos, size);
+    this.sendOct += size;
+    this.sendPkt++;
+    this.sendMsg++;
     this.link.write(head);
-    if (split) this.link.write(payload);
+    this.sendCnt++;
+    if (split) {
+      this.link.write(payload);
+      this.sendCnt++;
+    }
     const hooks = this.broker.hooks;
     if (hooks.has('message.delivered') && this.client !== null) {
       hooks.run('message.delivered', this.client, message);
@@ -410,6 +431,10 @@ export class Channel implements Outlet, LiveChannel {
       }
     }
     this.broker.metrics.packetSent(packet, frame.length);
+    this.sendOct += frame.length;
+    this.sendPkt++;
+    this.sendCnt++;
+    if (packet.type === PacketType.Publish) this.sendMsg++;
     this.link.write(frame);
   }
 }

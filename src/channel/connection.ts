@@ -104,6 +104,9 @@ export class MqttConnection implements LinkReceiver, PacketSink, CommitWaiter {
     if (this.closed) return;
     this.lastSeen = Date.now();
     this.broker.metrics.bytesReceived += chunk.length;
+    const ch = this.channel;
+    ch.recvOct += chunk.length;
+    ch.recvCnt++;
     if (this.limiter !== null) {
       const wait = this.limiter.consumeBytes(chunk.length, this.lastSeen);
       if (wait > 0) this.limitFor(wait);
@@ -118,6 +121,9 @@ export class MqttConnection implements LinkReceiver, PacketSink, CommitWaiter {
   onPacket(packet: Packet): void {
     if (this.closed) return;
     this.broker.metrics.packetReceived(packet);
+    const ch = this.channel;
+    ch.recvPkt++;
+    if (packet.type === PacketType.Publish) ch.recvMsg++;
     if (this.holds !== 0) {
       // An asynchronous handler or a rate limit holds the packets back, in order.
       (this.backlog ??= []).push(packet);

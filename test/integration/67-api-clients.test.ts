@@ -3,7 +3,9 @@
  * they open fast); a client that reconnects is one entry with the newest connection's data; a
  * persistent session whose client left is listed with connected: false; DELETE kicks (a 5.0
  * client gets DISCONNECT 0x98 Administrative action); subscribe and unsubscribe on a client's
- * behalf.
+ * behalf; per-connection counters (recv_oct, send_msg, ...) move as a client publishes and
+ * receives, and stay after it leaves; a session's queued and in-flight messages, paged by
+ * position.
  */
 
 import assert from 'node:assert/strict';
@@ -13,6 +15,7 @@ import { ReasonCode } from '../../src/protocol/index.js';
 import { type ApiBroker, startApiBroker } from '../helpers/api.js';
 import {
   closeClients,
+  connectBytes,
   connectClient,
   frame,
   Inbox,
@@ -99,6 +102,12 @@ describe('67 api clients', () => {
     assert.equal(c.mqueue_len, 0);
     assert.equal(c.mqueue_dropped, 0);
     assert.equal(c.node, 'aviary@127.0.0.1');
+    // CONNECT in, CONNACK out (3.1.1 CONNACK: 4 bytes).
+    assert.equal(c.recv_pkt, 1);
+    assert.equal(c.recv_msg, 0);
+    assert.equal(c.recv_oct, connectWithUser(id(7), 'odd').length);
+    assert.equal(c.send_pkt, 1);
+    assert.equal(c.send_oct, 4);
     assert.ok(!Number.isNaN(Date.parse(c.connected_at)));
     assert.ok(!Number.isNaN(Date.parse(c.created_at)));
   });
@@ -247,5 +256,157 @@ describe('67 api clients', () => {
     assert.deepEqual((await b.get('/clients/managed/subscriptions')).body, []);
     const bad = await b.post('/clients/managed/subscribe', { topic: 'a/#/b' });
     assert.equal(bad.status, 400);
+  });
+
+  test('counters: recv_/send_ oct, cnt, pkt, msg move as a client publishes and receives, and stay after it leaves', async () => {
+    const counters = async (clientId: string) => {
+      const res = await b.get(`/clients/${clientId}`);
+      assert.equal(res.status, 200, res.text);
+      return res.body;
+    };
+    const raw = await rawClient(b.port);
+    const connect = connectBytes({ version: 4, clientId: 'counted', clean: false });
+    raw.send(connect);
+    assert.equal(await raw.readHex(4), '20020000');
+    let c = await counters('counted');
+    assert.deepEqual(
+      [c.recv_oct, c.recv_pkt, c.recv_msg, c.send_oct, c.send_pkt, c.send_msg, c.send_cnt],
+      [connect.length, 1, 0, 4, 1, 0, 1],
+    );
+    assert.ok(c.recv_cnt >= 1, 'at least one socket read');
+    const readsAfterConnect = c.recv_cnt;
+
+    const subscribePacket = frame(0x82, '0001', str('count/me'), '00');
+    raw.send(subscribePacket);
+    assert.equal(await raw.readHex(5), '9003000100');
+    // Two QoS 1 PUBLISHes to a topic without subscribers, each acknowledged [MQTT-3.3.4-1].
+    const published = [1, 2].map((packetId) =>
+      frame(0x32, str('count/other'), Buffer.from([0, packetId]), Buffer.from(`hi ${packetId}`)),
+    );
+    for (const p of published) raw.send(p);
+    assert.equal(await raw.readHex(8), '4002000140020002');
+    // Three messages to it from another client.
+    const other = await connectClient(b.port, 5, { clientId: 'count-feeder' });
+    const payloads = ['one', 'two', 'three'];
+    for (const p of payloads) await publish(other, 'count/me', p, { qos: 0 });
+    const frames: Buffer[] = [];
+    for (let i = 0; i < payloads.length; i++) frames.push(await raw.readFrame());
+    c = await counters('counted');
+    const bytesIn = connect.length + subscribePacket.length + published[0]!.length + published[1]!.length;
+    const bytesOut = 4 + 5 + 8 + frames.reduce((n, f) => n + f.length, 0);
+    assert.equal(c.recv_oct, bytesIn);
+    assert.equal(c.recv_pkt, 4, 'CONNECT, SUBSCRIBE, 2 PUBLISH');
+    assert.equal(c.recv_msg, 2);
+    assert.ok(c.recv_cnt > readsAfterConnect && c.recv_cnt <= c.recv_pkt, `recv_cnt ${c.recv_cnt}`);
+    assert.equal(c.send_oct, bytesOut);
+    assert.equal(c.send_pkt, 7, 'CONNACK, SUBACK, 2 PUBACK, 3 PUBLISH');
+    assert.equal(c.send_msg, 3);
+    assert.equal(c.send_cnt, 7, 'one write per frame');
+    // The publisher's side counts the other way round.
+    const feeder = await counters('count-feeder');
+    assert.equal(feeder.recv_msg, 3);
+    assert.equal(feeder.send_msg, 0);
+
+    // DISCONNECT: the persistent session stays, with its last connection's counters.
+    raw.send('e000');
+    await within(raw.closed, 5000, 'the broker to close the connection');
+    await waitUntil(() => b.aviary.broker.liveChannel('counted') === undefined, 'the connection to end');
+    const after = await counters('counted');
+    assert.equal(after.connected, false);
+    assert.equal(after.recv_pkt, 5);
+    assert.equal(after.recv_oct, bytesIn + 2);
+    assert.equal(after.send_msg, 3);
+    assert.equal(after.send_oct, bytesOut);
+    b.aviary.broker.kick('counted');
+  });
+
+  test('mqueue_messages and inflight_messages: what the session holds, paged by position', async () => {
+    // A 5.0 client with Receive Maximum 2 (0x21) and a Session Expiry Interval of 300 s (0x11)
+    // that never acknowledges: two messages go in flight [MQTT-3.3.4-9], the rest wait in its queue.
+    const raw = await rawClient(b.port, 5);
+    raw.sendConnect({
+      version: 5,
+      clientId: 'holder',
+      clean: false,
+      properties: Buffer.from([0x21, 0, 2, 0x11, 0, 0, 1, 44]),
+    });
+    assert.equal((await raw.readPacket()).type, 2);
+    raw.send(frame(0x82, '0001', '00', str('hold/#'), '01'));
+    assert.equal((await raw.readPacket()).type, 9);
+    const feeder = await connectClient(b.port, 5, { clientId: 'hold-feeder' });
+    for (let i = 0; i < 6; i++) await publish(feeder, `hold/${i}`, `m${i}`, { qos: 1 });
+    const session = b.aviary.broker.session('holder')!;
+    await waitUntil(() => session.inflightCount === 2 && session.queueLength === 4, '2 in flight, 4 queued');
+
+    const inflight = await b.get('/clients/holder/inflight_messages');
+    assert.equal(inflight.status, 200, inflight.text);
+    assert.deepEqual(
+      inflight.body.data.map((m: { topic: string; payload: string }) => [m.topic, m.payload]),
+      [
+        ['hold/0', Buffer.from('m0').toString('base64')],
+        ['hold/1', Buffer.from('m1').toString('base64')],
+      ],
+    );
+    const m0 = inflight.body.data[0];
+    assert.equal(m0.qos, 1);
+    assert.equal(m0.from_clientid, 'hold-feeder');
+    assert.match(m0.msgid, /^[0-9a-f]{32}$/);
+    assert.equal(typeof m0.publish_at, 'number');
+    assert.ok(Math.abs(m0.publish_at - Date.now()) < 60_000);
+
+    // Page through the queue two at a time, in FIFO order, with plain payloads.
+    const seen: string[] = [];
+    let position: string | undefined;
+    for (let page = 0; page < 5; page++) {
+      const q = `payload=plain&limit=2${position === undefined ? '' : `&position=${position}`}`;
+      const res = await b.get(`/clients/holder/mqueue_messages?${q}`);
+      assert.equal(res.status, 200, res.text);
+      assert.equal(typeof res.body.meta.start, 'string');
+      if (res.body.data.length === 0) {
+        assert.equal(res.body.meta.position, position, 'an empty page keeps the position');
+        break;
+      }
+      seen.push(...res.body.data.map((m: { payload: string }) => m.payload));
+      position = res.body.meta.position;
+    }
+    assert.deepEqual(seen, ['m2', 'm3', 'm4', 'm5']);
+
+    const none = await b.get('/clients/holder/mqueue_messages?payload=none');
+    assert.equal(none.body.data.length, 4);
+    assert.ok(none.body.data.every((m: object) => !('payload' in m)));
+    // A payload budget of 1 byte still answers one message (EMQX's rule).
+    const capped = await b.get('/clients/holder/mqueue_messages?max_payload_bytes=1');
+    assert.equal(capped.body.data.length, 1);
+    assert.equal((await b.get('/clients/holder/mqueue_messages?max_payload_bytes=1KB')).body.data.length, 4);
+
+    // The client acknowledges hold/0: hold/2 goes in flight. A position that left the queue
+    // continues with the next newer message.
+    const firstPage = await b.get('/clients/holder/mqueue_messages?limit=1');
+    const hold2 = firstPage.body.meta.position;
+    const [publish0] = [await raw.readPacket()];
+    assert.equal(publish0!.type, 3);
+    raw.send(frame(0x40, Buffer.from([0, (publish0 as { packetId: number }).packetId])));
+    await waitUntil(() => session.inflightCount === 2 && session.queueLength === 3, 'hold/2 to go in flight');
+    const afterAck = await b.get(`/clients/holder/mqueue_messages?payload=plain&position=${hold2}`);
+    assert.deepEqual(
+      afterAck.body.data.map((m: { payload: string }) => m.payload),
+      ['m3', 'm4', 'm5'],
+    );
+    assert.deepEqual(
+      (await b.get('/clients/holder/inflight_messages?payload=plain')).body.data.map(
+        (m: { payload: string }) => m.payload,
+      ),
+      ['m1', 'm2'],
+    );
+
+    // Errors: an unknown client, a nonsense position or size.
+    const unknown = await b.get('/clients/nobody/mqueue_messages');
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.code, 'CLIENTID_NOT_FOUND');
+    assert.equal((await b.get('/clients/nobody/inflight_messages')).status, 404);
+    assert.equal((await b.get('/clients/holder/mqueue_messages?position=abc')).status, 400);
+    assert.equal((await b.get('/clients/holder/mqueue_messages?max_payload_bytes=0')).status, 400);
+    assert.equal((await b.get('/clients/holder/mqueue_messages?payload=hex')).status, 400);
+    b.aviary.broker.kick('holder');
   });
 });

@@ -26,6 +26,7 @@ import {
   subscribe,
   waitUntil,
 } from '../helpers/broker.js';
+import { startApiBroker } from '../helpers/api.js';
 
 const dirs: string[] = [];
 let brokers: StartedBroker[] = [];
@@ -185,6 +186,33 @@ describe('80 durable storage: restart', () => {
       assert.equal(inbox.messages[10]!.payload.toString(), 'live');
     });
   }
+
+  test('a restored session is listed by the HTTP API as a disconnected client, with its queue', async () => {
+    const dir = dataDir();
+    const id = clientId('listed');
+    const b1 = await start(dir);
+    const c = await connectClient(b1.port, 5, {
+      clientId: id,
+      clean: false,
+      properties: { sessionExpiryInterval: 3600 },
+    });
+    await subscribe(c, 'listed/#', { qos: 1 });
+    await c.endAsync();
+    const pub = await connectClient(b1.port, 5);
+    await publish(pub, 'listed/1', 'x', { qos: 1 });
+    await closeClients();
+    await b1.close();
+
+    const api = await startApiBroker({ node: { data_dir: dir } } as AviaryConfigInput);
+    try {
+      const got = await api.get(`/clients/${id}`);
+      assert.equal(got.status, 200);
+      assert.equal(got.body.connected, false);
+      assert.equal(got.body.mqueue_len, 1);
+    } finally {
+      await api.close();
+    }
+  });
 
   test('in-flight messages come back and are sent again with DUP, in order [MQTT-4.4.0-1]', async () => {
     const dir = dataDir();
