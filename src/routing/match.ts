@@ -1,6 +1,7 @@
 /**
  * Does one topic filter match one topic name? The single-pair form of the trie's walk, for
- * scans (retained messages, ACL rules) where building a trie is not worth it.
+ * scans where building a trie is not worth it, and the reference the retained index
+ * (src/persistence/memory/retained-index.ts) is tested against.
  * `#` matches its parent level too (`a/#` matches `a`) [MQTT-4.7.1-2]; wildcards at the first
  * level do not match topics that start with `$` [MQTT-4.7.2-1].
  */

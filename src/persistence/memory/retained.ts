@@ -1,32 +1,33 @@
 /**
- * Retained messages in memory: a Map by topic, matched against a filter by a scan. The scan is
- * linear in the number of retained topics; the retained index (a trie over stored topics, so a
- * wildcard subscribe visits only matching branches) comes with the protocol and storage issues.
+ * Retained messages in memory, kept in the retained index (retained-index.ts): a trie over the
+ * stored topics' levels plus a Map by topic, so `get` and `set` are one lookup and a subscribe
+ * visits only the branches its filter can match, instead of scanning every retained topic.
  */
 
-import { filterMatches } from '../../routing/match.js';
 import type { RetainedStore } from '../retained.js';
+import { RetainedIndex } from './retained-index.js';
 
 export class MemoryRetainedStore<M> implements RetainedStore<M> {
-  private readonly messages = new Map<string, M>();
+  private readonly index = new RetainedIndex<M>();
 
   get size(): number {
-    return this.messages.size;
+    return this.index.size;
   }
 
   get(topic: string): M | undefined {
-    return this.messages.get(topic);
+    return this.index.get(topic);
   }
 
   set(topic: string, message: M): void {
-    this.messages.set(topic, message);
+    this.index.set(topic, message);
   }
 
   delete(topic: string): boolean {
-    return this.messages.delete(topic);
+    return this.index.delete(topic);
   }
 
-  *match(filter: string): Iterable<M> {
-    for (const [topic, message] of this.messages) if (filterMatches(filter, topic)) yield message;
+  /** Yielded by a walk of the index; the caller may change the store while it iterates. */
+  match(filter: string): Iterable<M> {
+    return this.index.match(filter);
   }
 }
