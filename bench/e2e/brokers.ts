@@ -1,33 +1,55 @@
 /**
- * The three brokers under test, each in its own process on 127.0.0.1, started fresh for every
+ * The brokers under test, each in its own process on 127.0.0.1, started fresh for every
  * scenario, and the /proc readings taken of them.
  *
- *   aviary     `node bin/aviary.js start` from the built dist/ (the harness runs `npm run build`
- *              first unless --no-build), configured only through AVIARY_* variables: the
- *              listener address, log level error, and `mqtt.max_mqueue_len = 0` (no limit),
- *              the counterpart of Mosquitto's `max_queued_messages 0`.
+ *   aviary     `node bin/aviary.js start` from a private copy of the build (run.ts builds it
+ *              into a temp directory, or copies dist/ with --no-build), configured only
+ *              through AVIARY_* variables: the listener address, log level error, `mqtt.max_mqueue_len = 0` (no limit, the
+ *              counterpart of Mosquitto's `max_queued_messages 0`), and `node.data_dir` a
+ *              fresh temp directory, removed after the run. Its store is the default, SQLite
+ *              (`aviary.db` and its `-wal` in that directory, whose sizes the coordinator
+ *              samples: RunningBroker.storeFiles).
+ *   aviary-memory  the same with `durable_storage.backend = memory`: nothing on disk.
  *   mosquitto  Debian's /usr/sbin/mosquitto 2.0 with its own config file in a temp directory
  *              owned by the mosquitto user (it drops root and then writes its pid and log
- *              files there): listener, anonymous access, no persistence, and
- *              `max_queued_messages 0` so that it does not drop QoS 1 messages when a
- *              subscriber's queue passes the default 1000. Everything else is its default
- *              (max_inflight_messages 20, set_tcp_nodelay false). Installed with
- *              `scripts/services.sh start mosquitto` if missing.
+ *              files there): listener, anonymous access, and `max_queued_messages 0` so that
+ *              it does not drop QoS 1 messages when a subscriber's queue passes the default
+ *              1000. No persistence, except for the durable scenarios (`persistent`):
+ *              `persistence true` with its `persistence_location` in that directory and its
+ *              default `autosave_interval 1800` (it writes its in-memory state to disk every
+ *              30 minutes and at exit, so during a run it works from memory). Everything else
+ *              is its default (max_inflight_messages 20, set_tcp_nodelay false). Installed
+ *              with `scripts/services.sh start mosquitto` if missing.
  *   aedes      aedes 1.2 (devDependency) on a plain net server: bench/e2e/aedes-runner.mjs.
+ *              Its default persistence, aedes-persistence, is in memory: nothing on disk.
  *
  * A broker is ready when its port accepts a TCP connection.
  */
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './util.js';
 
-export const BROKERS = ['aviary', 'mosquitto', 'aedes'] as const;
+export const BROKERS = ['aviary', 'aviary-memory', 'mosquitto', 'aedes'] as const;
 export type BrokerName = (typeof BROKERS)[number];
+/** The brokers of a run when --brokers is not given; the durable scenarios add aviary-memory. */
+export const DEFAULT_BROKERS: readonly BrokerName[] = ['aviary', 'mosquitto', 'aedes'];
+export const DURABLE_BROKERS: readonly BrokerName[] = ['aviary', 'aviary-memory', 'mosquitto', 'aedes'];
+
+export interface BrokerOptions {
+  /** The scenario has persistent sessions: Mosquitto runs with `persistence true`. */
+  persistent: boolean;
+  /** Run Aviary's node with --cpu-prof, writing its profile into this directory at exit. */
+  cpuProfDir: string | null;
+  /** More AVIARY_* variables for both Aviary variants (run.ts --set), e.g. for a what-if run. */
+  aviaryEnv: Record<string, string>;
+  /** Where Aviary's bin/aviary.js and dist/ are (run.ts's private copy of the build). */
+  aviaryRoot: string;
+}
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -44,6 +66,8 @@ export interface RunningBroker {
   port: number;
   /** The last lines the broker printed, for error messages. */
   output(): string;
+  /** Aviary's SQLite files (database and WAL), whose sizes are sampled; empty for the others. */
+  storeFiles: string[];
   stop(): Promise<void>;
 }
 
@@ -76,11 +100,13 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function mosquittoConfig(port: number, dir: string): string {
+function mosquittoConfig(port: number, dir: string, persistent: boolean): string {
   return [
     `listener ${port} ${HOST}`,
     'allow_anonymous true',
-    'persistence false',
+    // Its default autosave_interval (1800 s) applies: the state is written at that interval
+    // and at exit, not per message.
+    ...(persistent ? ['persistence true', `persistence_location ${dir}/`] : ['persistence false']),
     // No limit on queued QoS 1/2 messages per client (default 1000, beyond which it drops).
     'max_queued_messages 0',
     `pid_file ${path.join(dir, 'mosquitto.pid')}`,
@@ -98,24 +124,58 @@ export function ensureMosquitto(): void {
   if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} is still missing after scripts/services.sh`);
 }
 
-function spawnBroker(name: BrokerName, port: number): { child: ChildProcess; cleanup: () => void } {
+/** Aviary's database file in its data directory (durable_storage.sqlite.file's default). */
+const AVIARY_DB = 'aviary.db';
+
+interface Spawned {
+  child: ChildProcess;
+  cleanup: () => void;
+  storeFiles: string[];
+}
+
+function spawnBroker(name: BrokerName, port: number, options: BrokerOptions): Spawned {
   switch (name) {
-    case 'aviary': {
-      const child = spawn(process.execPath, [path.join(ROOT, 'bin/aviary.js'), 'start'], {
-        cwd: ROOT,
-        env: cleanEnv({
-          AVIARY_LISTENERS__TCP__DEFAULT__BIND: `${HOST}:${port}`,
-          AVIARY_LOG__CONSOLE__LEVEL: 'error',
-          AVIARY_MQTT__MAX_MQUEUE_LEN: '0',
-        }),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      return { child, cleanup: () => {} };
+    case 'aviary':
+    case 'aviary-memory': {
+      const memory = name === 'aviary-memory';
+      // A fresh data directory per run, so that no run sees another's sessions or retained
+      // messages and the repository's own `data/` is never written.
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'aviary-bench-data-'));
+      const profile =
+        options.cpuProfDir === null
+          ? []
+          : [
+              '--cpu-prof',
+              `--cpu-prof-dir=${options.cpuProfDir}`,
+              `--cpu-prof-name=${name}-${port}.cpuprofile`,
+            ];
+      const child = spawn(
+        process.execPath,
+        [...profile, path.join(options.aviaryRoot, 'bin/aviary.js'), 'start'],
+        {
+          cwd: ROOT,
+          env: cleanEnv({
+            AVIARY_LISTENERS__TCP__DEFAULT__BIND: `${HOST}:${port}`,
+            AVIARY_LOG__CONSOLE__LEVEL: 'error',
+            AVIARY_MQTT__MAX_MQUEUE_LEN: '0',
+            AVIARY_NODE__DATA_DIR: dataDir,
+            ...options.aviaryEnv,
+            ...(memory ? { AVIARY_DURABLE_STORAGE__BACKEND: 'memory' } : {}),
+          }),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      const db = path.join(dataDir, AVIARY_DB);
+      return {
+        child,
+        cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
+        storeFiles: memory ? [] : [db, `${db}-wal`],
+      };
     }
     case 'mosquitto': {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'aviary-bench-mosquitto-'));
       const conf = path.join(dir, 'mosquitto.conf');
-      writeFileSync(conf, mosquittoConfig(port, dir));
+      writeFileSync(conf, mosquittoConfig(port, dir, options.persistent));
       if (process.getuid?.() === 0) {
         // As root, mosquitto switches to the `mosquitto` user before writing its files.
         const uid = Number(execFileSync('id', ['-u', 'mosquitto']).toString().trim());
@@ -134,6 +194,7 @@ function spawnBroker(name: BrokerName, port: number): { child: ChildProcess; cle
           }
           rmSync(dir, { recursive: true, force: true });
         },
+        storeFiles: [],
       };
     }
     case 'aedes': {
@@ -145,7 +206,7 @@ function spawnBroker(name: BrokerName, port: number): { child: ChildProcess; cle
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );
-      return { child, cleanup: () => {} };
+      return { child, cleanup: () => {}, storeFiles: [] };
     }
   }
 }
@@ -159,9 +220,9 @@ process.once('exit', () => {
   }
 });
 
-export async function startBroker(name: BrokerName): Promise<RunningBroker> {
+export async function startBroker(name: BrokerName, options: BrokerOptions): Promise<RunningBroker> {
   const port = await freePort();
-  const { child, cleanup } = spawnBroker(name, port);
+  const { child, cleanup, storeFiles } = spawnBroker(name, port, options);
   live.set(child, cleanup);
   let output = '';
   const keep = (chunk: Buffer) => {
@@ -183,6 +244,7 @@ export async function startBroker(name: BrokerName): Promise<RunningBroker> {
     host: HOST,
     port,
     output: () => output,
+    storeFiles,
     stop: async () => {
       if (!exited) {
         child.kill('SIGTERM');
@@ -234,6 +296,15 @@ export function processRss(pid: number): number {
   return m === null ? Number.NaN : Number(m[1]) * 1024;
 }
 
+/** Size of a file in bytes, 0 if it does not exist (the WAL before the first write). */
+export function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
 /** Busy CPU time of the whole machine (all cores), in milliseconds. */
 export function machineBusyMs(): number {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
@@ -255,5 +326,6 @@ export function brokerVersions(): Record<BrokerName, string> {
     const out = String((error as { stdout?: Buffer }).stdout ?? '');
     mosquitto = /mosquitto version (\S+)/.exec(out)?.[1] ?? 'unknown';
   }
-  return { aviary: pkg('package.json'), mosquitto, aedes: pkg('node_modules/aedes/package.json') };
+  const aviary = pkg('package.json');
+  return { aviary, 'aviary-memory': aviary, mosquitto, aedes: pkg('node_modules/aedes/package.json') };
 }

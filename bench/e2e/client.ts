@@ -47,6 +47,12 @@ export interface ClientOptions {
   clientId: string;
   version: ProtocolVersion;
   handler: ClientHandler;
+  /**
+   * Above 0: ask for a persistent session, kept this many seconds after a disconnect. 3.1.1
+   * sends Clean Session 0 (the broker's own expiry applies); 5.0 sends Clean Start 1 with this
+   * Session Expiry Interval [MQTT-3.1.2-23]. 0 or absent: a clean session.
+   */
+  sessionExpirySeconds?: number;
 }
 
 type Waiter = { resolve: (packet: Packet) => void; reject: (error: Error) => void };
@@ -131,6 +137,8 @@ export class Client {
     box.client = client;
     for (const b of box.early.splice(0)) client.onRead(b.length, b);
     const connack = client.expect('connack');
+    const expiry = options.sessionExpirySeconds ?? 0;
+    const v5 = options.version === 5;
     socket.write(
       encode(
         {
@@ -138,13 +146,14 @@ export class Client {
           protocolName: 'MQTT',
           protocolVersion: options.version,
           bridge: false,
-          clean: true,
+          // 3.1.1: a persistent session is Clean Session 0; 5.0 starts clean and sets the expiry.
+          clean: expiry === 0 || v5,
           keepalive: KEEPALIVE_SECONDS,
           clientId: options.clientId,
           will: null,
           username: null,
           password: null,
-          properties: null,
+          properties: v5 && expiry > 0 ? { sessionExpiryInterval: expiry } : null,
         },
         options.version,
       ),

@@ -15,11 +15,15 @@
  *              moved for DRAIN_STALL_MS (what is missing then is reported as lost)
  *   report     each subscriber's check of what it received (track.ts) and the latency samples
  * The generator's CPU includes its coordinator thread, which mostly sleeps.
+ *
+ * Aviary's SQLite store (RunningBroker.storeFiles): the sizes of `aviary.db` and `aviary.db-wal`
+ * are sampled every STORE_SAMPLE_MS from the start of publishing to the end of the drain, and at
+ * the two measurement snapshots, to show whether the store stays bounded under a steady load.
  */
 
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { machineBusyMs, processCpuMs, processRss, type RunningBroker } from './brokers.js';
+import { fileSize, machineBusyMs, processCpuMs, processRss, type RunningBroker } from './brokers.js';
 import { type LoadOptions, type LoadScenario, loadPlans, type Scenario } from './scenarios.js';
 import {
   Counters,
@@ -46,6 +50,7 @@ const PING_INTERVAL_MS = 10;
 const BASELINE_SETTLE_MS = 1000;
 const MS_PER_S = 1000;
 const US_PER_MS = 1000;
+const STORE_SAMPLE_MS = 1000;
 
 export interface RunOptions extends LoadOptions {
   warmupMs: number;
@@ -87,6 +92,8 @@ export interface LoadMeasurement {
   drainMs: number;
   setupMs: number;
   errors: string[];
+  /** Aviary's SQLite files over the run (empty for the other brokers). */
+  store: StoreSample[];
 }
 
 export interface RetainedMeasurement {
@@ -114,6 +121,14 @@ export interface IdleMeasurement {
   holdCpu: number;
   pingMs: Percentiles;
   errors: string[];
+}
+
+/** One reading of the SQLite store's files, `t` seconds after publishing started. */
+export interface StoreSample {
+  t: number;
+  phase: 'warm-up' | 'measure' | 'drain';
+  dbBytes: number;
+  walBytes: number;
 }
 
 export type Measurement = LoadMeasurement | RetainedMeasurement | IdleMeasurement;
@@ -248,10 +263,38 @@ function cpuShare(a: Snapshot, b: Snapshot): CpuShare {
   };
 }
 
+/** Samples the sizes of a broker's store files until stopped (nothing if it has none). */
+class StoreSampler {
+  readonly samples: StoreSample[] = [];
+  phase: StoreSample['phase'] = 'warm-up';
+  private readonly started = performance.now();
+  private readonly timer: NodeJS.Timeout | null;
+
+  constructor(private readonly files: string[]) {
+    this.timer = files.length === 0 ? null : setInterval(() => this.sample(), STORE_SAMPLE_MS);
+  }
+
+  sample(): void {
+    const [db, wal] = this.files;
+    if (db === undefined) return;
+    this.samples.push({
+      t: (performance.now() - this.started) / MS_PER_S,
+      phase: this.phase,
+      dbBytes: fileSize(db),
+      walBytes: wal === undefined ? 0 : fileSize(wal),
+    });
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+  }
+}
+
 async function runLoad(s: LoadScenario, broker: RunningBroker, o: RunOptions): Promise<LoadMeasurement> {
   const plans = loadPlans(s, { host: broker.host, port: broker.port, version: o.version }, o);
   const counters = Counters.create(plans.length, s.publishers);
   const workers = new Workers(plans, counters);
+  let store: StoreSampler | null = null;
   try {
     const setupStart = performance.now();
     await workers.all({ cmd: 'setup' });
@@ -260,11 +303,17 @@ async function runLoad(s: LoadScenario, broker: RunningBroker, o: RunOptions): P
 
     counters.phase = Phase.Running;
     await workers.all({ cmd: 'start' });
+    store = new StoreSampler(broker.storeFiles);
+    store.sample();
     await sleep(o.warmupMs);
     counters.phase = Phase.Measuring;
     const a = snapshot(counters, broker.pid);
+    store.phase = 'measure';
+    store.sample();
     await sleep(o.durationMs);
     const b = snapshot(counters, broker.pid);
+    store.sample();
+    store.phase = 'drain';
     const brokerRssMB = processRss(broker.pid) / 2 ** 20;
     counters.phase = Phase.Stopping;
     await workers.all({ cmd: 'stop' });
@@ -288,6 +337,8 @@ async function runLoad(s: LoadScenario, broker: RunningBroker, o: RunOptions): P
       await sleep(DRAIN_POLL_MS);
     }
     const drainMs = performance.now() - drainStart;
+    store.sample();
+    store.stop();
 
     const parts = reports<LoadReport>(await workers.all({ cmd: 'report' }));
     const check = emptyCheck();
@@ -306,8 +357,10 @@ async function runLoad(s: LoadScenario, broker: RunningBroker, o: RunOptions): P
       drainMs,
       setupMs,
       errors: parts.flatMap((r) => r.errors),
+      store: store.samples,
     };
   } finally {
+    store?.stop();
     await workers.close();
   }
 }

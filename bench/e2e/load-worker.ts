@@ -119,7 +119,11 @@ export class LoadWorker {
     const { plan } = this;
     const subscriberHandler = this.subscriberHandler();
     await mapLimit(plan.subscribers, CONNECT_CONCURRENCY, async (s) => {
-      const client = await Client.connect({ ...this.connection(s.clientId), handler: subscriberHandler });
+      const client = await Client.connect({
+        ...this.connection(s.clientId),
+        handler: subscriberHandler,
+        sessionExpirySeconds: plan.subscriberSessionExpiry,
+      });
       client.index = this.subscribers.length;
       this.subscribers.push(new Subscriber(client, s.expects, plan.totalPublishers));
       await client.subscribe(s.filters, plan.qos);

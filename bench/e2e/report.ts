@@ -1,12 +1,20 @@
 /**
  * The machine a run was taken on, and the tables printed per scenario: each broker's median
- * over rounds, the correctness check, and the ratios Aviary / Mosquitto and Aviary / Aedes.
+ * over rounds, the correctness check, and the ratios Aviary / Mosquitto and Aviary / Aedes
+ * (and Aviary's SQLite store / its memory store, when aviary-memory ran too). For Aviary's
+ * SQLite runs, the store's size over the run (coordinator.ts, StoreSample).
  */
 
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { type BrokerName, brokerVersions, ROOT } from './brokers.js';
-import type { IdleMeasurement, LoadMeasurement, Measurement, RetainedMeasurement } from './coordinator.js';
+import type {
+  IdleMeasurement,
+  LoadMeasurement,
+  Measurement,
+  RetainedMeasurement,
+  StoreSample,
+} from './coordinator.js';
 import type { Scenario } from './scenarios.js';
 import { median, ratio, si, table } from './util.js';
 
@@ -223,6 +231,7 @@ function ratioLine(summary: Summary, key: string, what: string, lowerIsBetter: b
   if (a === undefined) return '';
   const parts: string[] = [];
   for (const [other, label] of [
+    ['aviary-memory', 'Aviary memory store'],
     ['mosquitto', 'Mosquitto'],
     ['aedes', 'Aedes'],
   ] as const) {
@@ -231,6 +240,55 @@ function ratioLine(summary: Summary, key: string, what: string, lowerIsBetter: b
   }
   if (parts.length === 0) return '';
   return `${what}: ${parts.join(', ')}${lowerIsBetter ? ' (lower is better)' : ''}`;
+}
+
+const KIB = 1024;
+
+/** The sample nearest to time t. */
+function nearest(samples: StoreSample[], t: number): StoreSample | undefined {
+  let best: StoreSample | undefined;
+  for (const x of samples) if (best === undefined || Math.abs(x.t - t) < Math.abs(best.t - t)) best = x;
+  return best;
+}
+
+const kib = (bytes: number | undefined) => (bytes === undefined ? '-' : `${Math.round(bytes / KIB)}`);
+const both = (x: StoreSample | undefined) => (x === undefined ? undefined : x.dbBytes + x.walBytes);
+
+/**
+ * Aviary's SQLite store over each run: db + wal KiB at the start, middle and end of the measured
+ * interval, the largest seen (and the largest WAL), and after the drain. Adds the medians to the
+ * summary (storeStartKiB ... walMaxKiB).
+ */
+function storeLines(runs: Run[], summary: Summary): string[] {
+  const lines: string[] = [];
+  const figures: Record<string, number[]> = { start: [], mid: [], end: [], max: [], walMax: [], drained: [] };
+  for (const r of runs) {
+    const m = r.measurement;
+    if (r.broker !== 'aviary' || m === null || m.kind !== 'load' || m.store.length === 0) continue;
+    const measured = m.store.filter((x) => x.phase === 'measure');
+    const first = measured[0];
+    const last = measured[measured.length - 1];
+    if (first === undefined || last === undefined) continue;
+    const mid = nearest(measured, (first.t + last.t) / 2);
+    const drained = m.store[m.store.length - 1];
+    const max = Math.max(...m.store.map((x) => x.dbBytes + x.walBytes));
+    const walMax = Math.max(...m.store.map((x) => x.walBytes));
+    const row = { start: both(first), mid: both(mid), end: both(last), max, walMax, drained: both(drained) };
+    for (const [k, v] of Object.entries(row)) if (v !== undefined) figures[k]!.push(v);
+    lines.push(
+      `  round ${r.round}: start ${kib(row.start)}, middle ${kib(row.mid)}, end ${kib(row.end)}, ` +
+        `max ${kib(max)} (wal max ${kib(walMax)}), after drain ${kib(row.drained)} ` +
+        `[db ${kib(last.dbBytes)} + wal ${kib(last.walBytes)} at the end; ${m.store.length} samples over ${last.t.toFixed(0)} s+]`,
+    );
+  }
+  if (lines.length === 0) return [];
+  const s = summary.aviary;
+  if (s !== undefined) {
+    for (const [k, v] of Object.entries(figures)) {
+      if (v.length > 0) s[`store${k[0]!.toUpperCase()}${k.slice(1)}KiB`] = median(v) / KIB;
+    }
+  }
+  return ['aviary SQLite store, aviary.db + aviary.db-wal in KiB over the measured interval:', ...lines];
 }
 
 export function scenarioReport(
@@ -254,7 +312,9 @@ export function scenarioReport(
     else {
       lines.push(ratioLine(body.summary, 'p50', 'latency p50', true));
       lines.push(ratioLine(body.summary, 'p99', 'latency p99', true));
+      if (s.persistent) lines.push(ratioLine(body.summary, 'brokerCpu', 'broker CPU', true));
     }
+    lines.push(...storeLines(runs, body.summary));
   } else if (s.kind === 'retained') {
     body = retainedTable(brokers, runs);
     lines.push(ratioLine(body.summary, 'rate', 'msg/s', false));

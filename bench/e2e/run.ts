@@ -6,10 +6,15 @@
  *   npm run bench:e2e -- --list
  *
  * Scenarios (scenarios.ts): fanin-qos0 fanin-qos1 fanout-qos0 fanout-qos1 p2p-qos0 p2p-qos1
- * p2p-qos0-100k p2p-qos1-100k latency-qos1 retained idle; groups: core, all.
+ * p2p-qos0-100k p2p-qos1-100k latency-qos1 durable-qos1 durable-qos1-10 durable-qos1-max
+ * durable-qos1-10-max retained idle; groups: core, durable, all.
  *
  * Options:
- *   --brokers aviary,mosquitto,aedes   which brokers, in this order (default: all three)
+ *   --brokers aviary,mosquitto,aedes   which brokers, in this order (default: these three;
+ *                       with a durable scenario, aviary,aviary-memory,mosquitto,aedes)
+ *   --cpu-prof          run Aviary under `node --cpu-prof`; profiles go to bench/e2e/results/prof/
+ *   --set key=value     (repeatable) an Aviary configuration key for both Aviary variants, as an
+ *                       AVIARY_* variable: `--set mqtt.max_inflight=128`, a what-if run
  *   --duration 10s      measured interval (idle: how long the connections are held, at most 5 s)
  *   --warmup 2s         load before measuring
  *   --rounds 1          repeat brokers in turn, A B C A B C ..., and report medians
@@ -19,7 +24,7 @@
  *   --mqtt 3.1.1|5      protocol version of every client (default 3.1.1)
  *   --publishers N --subscribers N --extra-subs N --rate N     override a load scenario's sizes
  *   --retained N --connections N                               the same for retained and idle
- *   --no-build          use the existing dist/ (default: `npm run build` first)
+ *   --no-build          use (a copy of) the existing dist/ (default: build a private copy first)
  *   --record            name the JSON file recorded-<time>.json, to be committed
  *   --list              print the scenarios and exit
  *
@@ -29,14 +34,22 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BROKERS, type BrokerName, ensureMosquitto, ROOT, startBroker } from './brokers.js';
+import {
+  BROKERS,
+  type BrokerName,
+  DEFAULT_BROKERS,
+  DURABLE_BROKERS,
+  ensureMosquitto,
+  ROOT,
+  startBroker,
+} from './brokers.js';
 import { type RunOptions, runScenario } from './coordinator.js';
 import { machine, machineText, type Run, scenarioReport } from './report.js';
-import { GROUPS, SCENARIOS, type Scenario } from './scenarios.js';
+import { durableTitle, GROUPS, SCENARIOS, type Scenario } from './scenarios.js';
 import { parseDuration } from './util.js';
 
 const DEFAULTS = { duration: '10s', warmup: '2s', rounds: '1', workers: '2', window: '100', batch: '64' };
@@ -46,7 +59,7 @@ const PAUSE_BETWEEN_RUNS_MS = 500;
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    brokers: { type: 'string', default: BROKERS.join(',') },
+    brokers: { type: 'string' },
     duration: { type: 'string', default: DEFAULTS.duration },
     warmup: { type: 'string', default: DEFAULTS.warmup },
     rounds: { type: 'string', default: DEFAULTS.rounds },
@@ -63,6 +76,8 @@ const { values, positionals } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     record: { type: 'boolean', default: false },
     list: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    set: { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -102,10 +117,13 @@ function applyOverrides(s: Scenario): Scenario {
     const rate = s.rate === null ? null : (int('rate', values.rate) ?? s.rate);
     const changed =
       pubs !== s.publishers || subs !== s.subscribers || extra !== s.extraSubscriptions || rate !== s.rate;
-    const title = changed
-      ? `${s.title} [overridden: ${pubs} pub, ${subs} sub, +${extra} subs, rate ${rate}]`
-      : s.title;
-    return { ...s, publishers: pubs, subscribers: subs, extraSubscriptions: extra, rate, title };
+    const next = { ...s, publishers: pubs, subscribers: subs, extraSubscriptions: extra, rate };
+    const title = !changed
+      ? s.title
+      : s.persistent
+        ? durableTitle(next)
+        : `${s.title} [overridden: ${pubs} pub, ${subs} sub, +${extra} subs, rate ${rate}]`;
+    return { ...next, title };
   }
   if (s.kind === 'retained') {
     const count = int('retained', values.retained) ?? s.count;
@@ -117,8 +135,11 @@ function applyOverrides(s: Scenario): Scenario {
   return connections === s.connections ? s : { ...s, connections, title: `${connections} idle connections` };
 }
 
-let brokers = values.brokers.split(',').map((b) => b.trim()) as BrokerName[];
-for (const b of brokers) if (!BROKERS.includes(b)) die(`unknown broker ${b} (aviary, mosquitto, aedes)`);
+const anyDurable = scenarios.some((s) => s.kind === 'load' && s.persistent);
+let brokers = (values.brokers ?? (anyDurable ? DURABLE_BROKERS : DEFAULT_BROKERS).join(','))
+  .split(',')
+  .map((b) => b.trim()) as BrokerName[];
+for (const b of brokers) if (!BROKERS.includes(b)) die(`unknown broker ${b} (${BROKERS.join(', ')})`);
 const version =
   values.mqtt === '5' || values.mqtt === '5.0' ? 5 : values.mqtt === '3.1.1' ? 4 : die('--mqtt 3.1.1 or 5');
 if (version === 5 && brokers.includes('aedes')) {
@@ -137,11 +158,43 @@ const options: RunOptions = {
 };
 const rounds = int('rounds', values.rounds)!;
 
-if (brokers.includes('aviary') && !values['no-build']) {
-  process.stdout.write('building Aviary (npm run build) ...\n');
-  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0)
-    die(`npm run build failed (use --no-build to run the existing dist/):\n${r.stdout}${r.stderr}`);
+/** `--set a.b_c=v` as AVIARY_A__B_C=v (src/config/env.ts). */
+const aviaryEnv: Record<string, string> = {};
+for (const kv of values.set) {
+  const eq = kv.indexOf('=');
+  if (eq <= 0) die(`--set ${kv}: expected key=value`);
+  aviaryEnv[`AVIARY_${kv.slice(0, eq).toUpperCase().replaceAll('.', '__')}`] = kv.slice(eq + 1);
+}
+
+const cpuProfDir = values['cpu-prof'] ? path.join(ROOT, 'bench/e2e/results/prof') : null;
+if (cpuProfDir !== null) mkdirSync(cpuProfDir, { recursive: true });
+
+/**
+ * Aviary runs from a private copy of its build (bin/, dist/, package.json, and a link to
+ * node_modules) in a temp directory, removed at exit: other work on the machine may rebuild the
+ * repository's dist/ during a run, and a broker started while it is half written fails. The
+ * copy is built with the build's own settings (tsconfig.build.json) into that directory, or with
+ * --no-build copied from the existing dist/.
+ */
+const aviaryRoot = mkdtempSync(path.join(os.tmpdir(), 'aviary-bench-build-'));
+process.once('exit', () => rmSync(aviaryRoot, { recursive: true, force: true }));
+if (brokers.some((b) => b.startsWith('aviary'))) {
+  mkdirSync(path.join(aviaryRoot, 'bin'));
+  cpSync(path.join(ROOT, 'bin/aviary.js'), path.join(aviaryRoot, 'bin/aviary.js'));
+  cpSync(path.join(ROOT, 'package.json'), path.join(aviaryRoot, 'package.json'));
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(aviaryRoot, 'node_modules'));
+  const dist = path.join(aviaryRoot, 'dist');
+  if (values['no-build']) cpSync(path.join(ROOT, 'dist'), dist, { recursive: true });
+  else {
+    process.stdout.write('building Aviary (tsc -p tsconfig.build.json, into a private copy) ...\n');
+    const tsc = path.join(ROOT, 'node_modules/.bin/tsc');
+    const r = spawnSync(tsc, ['-p', 'tsconfig.build.json', '--outDir', dist], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    if (r.status !== 0)
+      die(`the build failed (use --no-build to run the existing dist/):\n${r.stdout}${r.stderr}`);
+  }
 }
 if (brokers.includes('mosquitto')) ensureMosquitto();
 
@@ -154,7 +207,9 @@ const info = machine();
 process.stdout.write(`${machineText(info)}\n`);
 process.stdout.write(
   `options: ${values.duration} measured after ${values.warmup} warm-up, ${rounds} round(s), ${options.workers} generator workers, ` +
-    `window ${options.window}, batch ${options.batchMax}, MQTT ${values.mqtt}, 16 B payloads\n\n`,
+    `window ${options.window}, batch ${options.batchMax}, MQTT ${values.mqtt}, 16 B payloads` +
+    (values.set.length > 0 ? `, Aviary with ${values.set.join(' ')}` : '') +
+    '\n\n',
 );
 
 const results: unknown[] = [];
@@ -165,7 +220,12 @@ for (const s of scenarios) {
       const loadAverage = os.loadavg()[0]!;
       let broker: Awaited<ReturnType<typeof startBroker>> | null = null;
       try {
-        broker = await startBroker(b);
+        broker = await startBroker(b, {
+          persistent: s.kind === 'load' && s.persistent,
+          cpuProfDir,
+          aviaryEnv,
+          aviaryRoot,
+        });
         const measurement = await runScenario(s, broker, options);
         runs.push({ broker: b, round, measurement, loadAverage });
         process.stdout.write(
@@ -209,7 +269,7 @@ const file = path.join(dir, values.record ? `recorded-${stamp}-${label}.json` : 
 const record = {
   machine: { ...info, loadAverageAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100) },
   command: `npm run bench:e2e -- ${process.argv.slice(2).join(' ')}`,
-  options: { ...options, rounds, brokers, mqtt: values.mqtt },
+  options: { ...options, rounds, brokers, mqtt: values.mqtt, aviarySet: values.set },
   results,
 };
 writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
@@ -221,3 +281,5 @@ if (values.record) {
   });
 }
 process.stdout.write(`results: ${path.relative(ROOT, file)}\n`);
+if (cpuProfDir !== null)
+  process.stdout.write(`CPU profiles of Aviary: ${path.relative(ROOT, cpuProfDir)}/\n`);

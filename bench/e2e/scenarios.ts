@@ -10,6 +10,10 @@
  *              `noise/<j>/x`: they share the benchmark's first levels, so the broker's trie
  *              walks through them, but none matches a 3-level `bench/p2p/<i>` (a `#` matches its
  *              parent level, here 4 levels deep, never 3) [MQTT-4.7.1-2]
+ *   durable    (issue 5) QoS 1 both ways to subscribers with persistent sessions: 10 publishers
+ *              fan in to one subscriber, or 10 pairs (p2p), at 20,000 msg/s offered in total
+ *              (open loop) or in a closed loop; the brokers run with their stores on
+ *              (brokers.ts), and Aviary also with its memory store (aviary-memory)
  * Clients are spread over the workers round robin; publisher i goes to the worker after
  * subscriber i's, so a p2p pair crosses threads.
  */
@@ -30,6 +34,12 @@ export interface LoadScenario {
   extraSubscriptions: number;
   /** Total publish rate in msg/s (open loop, the latency scenario), or null for closed loop. */
   rate: number | null;
+  /**
+   * Subscribers hold persistent sessions (3.1.1 Clean Session 0, 5.0 Session Expiry Interval
+   * PERSISTENT_SESSION_EXPIRY_S), so a broker with a durable store keeps every QoS 1 delivery
+   * in it until its PUBACK; Mosquitto runs with `persistence true` (brokers.ts).
+   */
+  persistent: boolean;
 }
 
 export interface RetainedScenario {
@@ -62,6 +72,11 @@ export const NOISE_FILTERS_PER_CLIENT = 10_000;
 /** Distinct second-level values the noise filters cycle through. */
 const NOISE_SPREAD = 512;
 const NOISE_KINDS = 4;
+/** The durable scenarios: publishers, and the offered rate of the open-loop ones (issue 5). */
+const DURABLE_PUBLISHERS = 10;
+const DURABLE_RATE = 20_000;
+/** Session Expiry Interval of a persistent subscriber in 5.0 (3.1.1 has the broker's own). */
+export const PERSISTENT_SESSION_EXPIRY_S = 7200;
 
 function load(
   name: string,
@@ -71,6 +86,7 @@ function load(
   subscribers: number,
   extra = 0,
   rate: number | null = null,
+  persistent = false,
 ): LoadScenario {
   const what =
     rate !== null
@@ -89,7 +105,28 @@ function load(
     subscribers,
     extraSubscriptions: extra,
     rate,
+    persistent,
   };
+}
+
+/** A durable scenario: QoS 1 both ways to persistent subscribers (fan-in or pairs). */
+function durable(
+  name: string,
+  topology: 'fan-in' | 'p2p',
+  subscribers: number,
+  rate: number | null,
+): LoadScenario {
+  const s = load(name, topology, 1, DURABLE_PUBLISHERS, subscribers, 0, rate, true);
+  return { ...s, title: durableTitle(s) };
+}
+
+export function durableTitle(s: LoadScenario): string {
+  const shape =
+    s.topology === 'p2p'
+      ? `${s.publishers} publishers -> ${s.subscribers} persistent subscribers, in pairs`
+      : `${s.publishers} publishers -> ${s.subscribers} persistent subscriber${s.subscribers > 1 ? 's' : ''}`;
+  const load = s.rate === null ? 'closed loop (max throughput)' : `${s.rate} msg/s offered`;
+  return `durable QoS 1, ${shape}, ${load}`;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -102,6 +139,10 @@ export const SCENARIOS: readonly Scenario[] = [
   load('p2p-qos0-100k', 'p2p', 0, PAIRS, PAIRS, EXTRA_SUBSCRIPTIONS),
   load('p2p-qos1-100k', 'p2p', 1, PAIRS, PAIRS, EXTRA_SUBSCRIPTIONS),
   load('latency-qos1', 'p2p', 1, 1, 1, 0, LATENCY_RATE),
+  durable('durable-qos1', 'fan-in', 1, DURABLE_RATE),
+  durable('durable-qos1-10', 'p2p', DURABLE_PUBLISHERS, DURABLE_RATE),
+  durable('durable-qos1-max', 'fan-in', 1, null),
+  durable('durable-qos1-10-max', 'p2p', DURABLE_PUBLISHERS, null),
   {
     kind: 'retained',
     name: 'retained',
@@ -119,6 +160,7 @@ export const SCENARIOS: readonly Scenario[] = [
 
 export const GROUPS: Readonly<Record<string, readonly string[]>> = {
   core: ['fanin-qos0', 'fanin-qos1', 'fanout-qos0', 'fanout-qos1', 'p2p-qos0', 'p2p-qos1', 'latency-qos1'],
+  durable: ['durable-qos1', 'durable-qos1-10', 'durable-qos1-max', 'durable-qos1-10-max'],
   all: SCENARIOS.map((s) => s.name),
 };
 
@@ -198,5 +240,6 @@ export function loadPlans(s: LoadScenario, conn: ConnectionSettings, o: LoadOpti
     subscribers: subscribers.filter((sub) => sub.index % o.workers === w),
     noise: noise.filter((_, k) => k % o.workers === w),
     totalPublishers: s.publishers,
+    subscriberSessionExpiry: s.persistent ? PERSISTENT_SESSION_EXPIRY_S : 0,
   }));
 }

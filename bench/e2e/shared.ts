@@ -131,6 +131,8 @@ export interface LoadPlan extends ConnectionSettings {
   noise: NoisePlan[];
   /** Number of publishers in the whole run (sizes the per-subscriber lookup). */
   totalPublishers: number;
+  /** Subscribers' Session Expiry Interval in seconds: above 0, persistent sessions (client.ts). */
+  subscriberSessionExpiry: number;
 }
 
 export interface RetainedPlan extends ConnectionSettings {

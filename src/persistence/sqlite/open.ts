@@ -42,6 +42,8 @@ const DEFAULT_FILE = 'aviary.db';
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /** Page cache per connection: negative means KiB (here 16 MiB). */
 const CACHE_SIZE_KIB = -16384;
+/** The -wal file is truncated to at most this after a checkpoint (64 MiB). */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** What went wrong, from a SQLite or file-system error code. */
 type Cause = 'corrupt' | 'full' | 'access' | 'other';
@@ -122,6 +124,9 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = OFF');
+    // After a checkpoint the -wal file is cut back to this size: one large batch (a burst to an
+    // offline session) would otherwise leave it at its peak until a clean stop.
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.pragma(`cache_size = ${CACHE_SIZE_KIB}`);
     db.pragma('temp_store = MEMORY');
     const state = readSchemaState(db);
