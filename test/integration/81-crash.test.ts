@@ -43,6 +43,9 @@ after(() => {
 async function brokerProcess(dir: string): Promise<{ child: ChildProcess; port: number }> {
   const config = {
     node: { data_dir: dir },
+    // Room for the whole stream in each offline queue: the default (1000, dropping the oldest)
+    // is a policy, and its drops are not what this test looks for.
+    mqtt: { max_mqueue_len: STREAM },
     listeners: { tcp: { default: { bind: '127.0.0.1:0' } } },
     log: { console: { enable: false } },
     dashboard: { listeners: { http: { enable: false } } },
