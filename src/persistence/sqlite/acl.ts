@@ -39,12 +39,7 @@ export class SqliteAclStore implements AclStore {
   }
 
   put(subject: AclSubject, rules: readonly AclRuleRecord[]): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.putStmt.run(subject.kind, nameOf(subject), JSON.stringify(rules));
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(this.putStmt, subject.kind, nameOf(subject), JSON.stringify(rules));
   }
 
   delete(subject: AclSubject): boolean {
@@ -69,11 +64,6 @@ export class SqliteAclStore implements AclStore {
   }
 
   clear(): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.clearStmt.run();
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(this.clearStmt);
   }
 }

@@ -93,12 +93,7 @@ export class SqliteAdminStore implements AdminStore {
   }
 
   putUser(u: AdminUser): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.putUserStmt.run(u.username, u.passwordHash, u.role, u.description, u.createdAt);
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(this.putUserStmt, u.username, u.passwordHash, u.role, u.description, u.createdAt);
   }
 
   deleteUser(username: string): boolean {
@@ -126,21 +121,17 @@ export class SqliteAdminStore implements AdminStore {
   }
 
   putApiKey(r: ApiKeyRecord): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.putKeyStmt.run(
-        r.name,
-        r.apiKey,
-        r.secretHash,
-        r.enable ? 1 : 0,
-        r.expiredAt,
-        r.description,
-        r.role,
-        r.createdAt,
-      );
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(
+      this.putKeyStmt,
+      r.name,
+      r.apiKey,
+      r.secretHash,
+      r.enable ? 1 : 0,
+      r.expiredAt,
+      r.description,
+      r.role,
+      r.createdAt,
+    );
   }
 
   deleteApiKey(name: string): boolean {

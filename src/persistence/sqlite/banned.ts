@@ -49,12 +49,7 @@ export class SqliteBannedStore implements BannedStore {
   }
 
   put(ban: Ban): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.putStmt.run(ban.as, ban.who, ban.by, ban.reason, ban.at, ban.until);
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(this.putStmt, ban.as, ban.who, ban.by, ban.reason, ban.at, ban.until);
   }
 
   get(as: BanKind, who: string): Ban | undefined {
@@ -81,11 +76,6 @@ export class SqliteBannedStore implements BannedStore {
   }
 
   clear(): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.clearStmt.run();
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(this.clearStmt);
   }
 }

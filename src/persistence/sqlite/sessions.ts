@@ -164,12 +164,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   putSession(r: SessionRecord): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.putSessionStmt.run(r.clientId, r.expiryInterval, r.disconnectedAt, r.flags);
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(this.putSessionStmt, r.clientId, r.expiryInterval, r.disconnectedAt, r.flags);
   }
 
   deleteSession(clientId: string): void {
@@ -182,111 +177,69 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   putSubscription(clientId: string, r: SubscriptionRecord): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.putSubscriptionStmt.run(
-        clientId,
-        r.filter,
-        r.qos,
-        r.noLocal ? 1 : 0,
-        r.retainAsPublished ? 1 : 0,
-        r.retainHandling,
-        r.subscriptionId,
-      );
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(
+      this.putSubscriptionStmt,
+      clientId,
+      r.filter,
+      r.qos,
+      r.noLocal ? 1 : 0,
+      r.retainAsPublished ? 1 : 0,
+      r.retainHandling,
+      r.subscriptionId,
+    );
   }
 
   deleteSubscription(clientId: string, filter: string): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.deleteSubscriptionStmt.run(clientId, filter);
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(this.deleteSubscriptionStmt, clientId, filter);
   }
 
   putMessage(id: number, m: StoredMessage): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.putMessageStmt.run(
-        id,
-        m.topic,
-        m.payload,
-        m.qos,
-        m.retain ? 1 : 0,
-        m.properties,
-        m.from,
-        m.timestamp,
-      );
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(
+      this.putMessageStmt,
+      id,
+      m.topic,
+      m.payload,
+      m.qos,
+      m.retain ? 1 : 0,
+      m.properties,
+      m.from,
+      m.timestamp,
+    );
   }
 
   deleteMessage(id: number): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.deleteMessageStmt.run(id);
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(this.deleteMessageStmt, id);
   }
 
   putEntry(clientId: string, e: EntryRecord): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.putEntryStmt.run(
-        clientId,
-        e.seq,
-        e.messageId,
-        e.qos,
-        e.retain ? 1 : 0,
-        subIdsToText(e.subIds),
-        e.packetId,
-        e.state,
-        e.group,
-      );
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(
+      this.putEntryStmt,
+      clientId,
+      e.seq,
+      e.messageId,
+      e.qos,
+      e.retain ? 1 : 0,
+      subIdsToText(e.subIds),
+      e.packetId,
+      e.state,
+      e.group,
+    );
   }
 
   updateEntry(clientId: string, seq: number, packetId: number, state: EntryState): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.updateEntryStmt.run(packetId, state, clientId, seq);
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(this.updateEntryStmt, packetId, state, clientId, seq);
   }
 
   deleteEntry(clientId: string, seq: number): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.deleteEntryStmt.run(clientId, seq);
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(this.deleteEntryStmt, clientId, seq);
   }
 
   putAwaitingRel(clientId: string, r: AwaitingRelRecord): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.putAwaitingRelStmt.run(clientId, r.packetId, r.at);
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(this.putAwaitingRelStmt, clientId, r.packetId, r.at);
   }
 
   deleteAwaitingRel(clientId: string, packetId: number): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.deleteAwaitingRelStmt.run(clientId, packetId);
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(this.deleteAwaitingRelStmt, clientId, packetId);
   }
 
   loadSessions(): LoadedSession[] {

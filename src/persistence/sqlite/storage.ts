@@ -84,6 +84,21 @@ export class SqliteStorage implements Storage {
     return this.failure === undefined;
   }
 
+  /**
+   * For the stores of this backend: runs one write statement in the open batch (opening it).
+   * Null when the batch has already failed or this statement failed (the batch then fails at
+   * commit()); the statement's result otherwise.
+   */
+  run(statement: Database.Statement, ...params: unknown[]): Database.RunResult | null {
+    if (!this.beginWrite()) return null;
+    try {
+      return statement.run(...params);
+    } catch (error) {
+      this.writeFailed(error);
+      return null;
+    }
+  }
+
   /** For the stores of this backend: a write of the open batch failed. */
   writeFailed(error: unknown): void {
     if (this.failure === undefined) this.failure = error;

@@ -61,12 +61,7 @@ export class SqliteMessageTable implements MessageTable {
   }
 
   delete(key: string): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.deleteStmt.run(key);
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(this.deleteStmt, key);
   }
 
   /** Every row, read at once (an open iterator would keep the connection busy for writes). */

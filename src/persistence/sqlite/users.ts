@@ -66,21 +66,17 @@ export class SqliteUserStore implements UserStore {
   }
 
   put(group: string, u: StoredUser): void {
-    if (!this.storage.beginWrite()) return;
-    try {
-      this.putStmt.run(
-        group,
-        u.userId,
-        u.isSuperuser ? 1 : 0,
-        u.passwordHash,
-        u.salt,
-        u.storedKey ?? null,
-        u.serverKey ?? null,
-        u.iterations ?? null,
-      );
-    } catch (error) {
-      this.storage.writeFailed(error);
-    }
+    this.storage.run(
+      this.putStmt,
+      group,
+      u.userId,
+      u.isSuperuser ? 1 : 0,
+      u.passwordHash,
+      u.salt,
+      u.storedKey ?? null,
+      u.serverKey ?? null,
+      u.iterations ?? null,
+    );
   }
 
   delete(group: string, userId: string): boolean {
