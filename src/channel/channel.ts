@@ -69,6 +69,11 @@ export const SLOW_CONSUMER_BYTES = 8 * 1024 * 1024;
  */
 export const SPLIT_PAYLOAD_BYTES = 4096;
 
+/** What performs a channel's actions outside a packet's handling (the connection). */
+export interface ChannelOwner {
+  perform(actions: readonly Action[]): void;
+}
+
 export class Channel implements Outlet, LiveChannel {
   state: ChannelState = ChannelState.Idle;
   version: ProtocolVersion = ProtocolVersion.V4;
@@ -118,8 +123,11 @@ export class Channel implements Outlet, LiveChannel {
     readonly broker: Broker,
     readonly link: Link,
     readonly settings: ChannelSettings,
-    /** Called when the broker kicks this channel (takeover, admin); performs the actions. */
-    private readonly onKick: (actions: readonly Action[]) => void,
+    /**
+     * Performs the actions when the broker kicks this channel (takeover, admin): the connection
+     * (an object, not a closure, so an idle connection holds none).
+     */
+    private readonly owner: ChannelOwner,
   ) {}
 
   get v5(): boolean {
@@ -296,7 +304,7 @@ export class Channel implements Outlet, LiveChannel {
       actions.push({ kind: 'send', packet: { type: PacketType.Disconnect, reasonCode, properties: null } });
     }
     actions.push({ kind: 'close', reason });
-    this.onKick(actions);
+    this.owner.perform(actions);
   }
 
   /** Retained messages for new subscriptions, with the retain flag set [MQTT-3.3.1-8]. */

@@ -93,7 +93,7 @@ export class MqttConnection implements LinkReceiver, PacketSink, CommitWaiter {
     /** Rate limits for this client (src/security/limiter.ts); null: none. */
     public limiter: InboundLimiter | null = null,
   ) {
-    this.channel = new Channel(broker, link, settings, (actions) => this.perform(actions));
+    this.channel = new Channel(broker, link, settings, this);
     this.decoder = new Decoder({ maxPacketSize: settings.maxPacketSize });
     this.lastSeen = this.openedAt = Date.now();
     sweeper.add(this);

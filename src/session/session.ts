@@ -109,14 +109,22 @@ class AwaitingRel {
 
 export type DropReason = 'queue_full' | 'qos0_offline';
 
+// Shared by every session that has none of its own; never written (Session.own*()).
+const NONE_SUBSCRIPTIONS: ReadonlyMap<string, SubscriptionOptions> = new Map();
+const NONE_INFLIGHT: ReadonlyMap<number, Inflight> = new Map();
+const NONE_AWAITING_REL: ReadonlyMap<number, AwaitingRel> = new Map();
+const NONE_QUEUED: Delivery[] = [];
+
 export class Session {
-  readonly subscriptions = new Map<string, SubscriptionOptions>();
+  // The three maps and the queue start as shared empty ones (NONE_*) and a session gets its own
+  // at its first write (own*()): an idle client holds no empty collections.
+  private subs: ReadonlyMap<string, SubscriptionOptions> = NONE_SUBSCRIPTIONS;
   /** Outgoing QoS 1/2 deliveries in flight, by packet id, in send order (Map keeps it). */
-  private readonly inflight = new Map<number, Inflight>();
-  private queue: Delivery[] = [];
+  private inflight: ReadonlyMap<number, Inflight> = NONE_INFLIGHT;
+  private queue: Delivery[] = NONE_QUEUED;
   private queueHead = 0;
   /** Incoming QoS 2 packet ids received (PUBREC sent) and not yet released, in arrival order. */
-  private readonly awaitingRel = new Map<number, AwaitingRel>();
+  private awaitingRel: ReadonlyMap<number, AwaitingRel> = NONE_AWAITING_REL;
   /** Counts attaches: which network connection an awaiting-release id arrived on. */
   private generation = 0;
   /** Awaiting-release ids that arrived on the current connection (its Receive Maximum count). */
@@ -158,6 +166,31 @@ export class Session {
     return this.outlet !== null;
   }
 
+  /** Filter -> options of the session's subscriptions. */
+  get subscriptions(): ReadonlyMap<string, SubscriptionOptions> {
+    return this.subs;
+  }
+
+  private ownSubscriptions(): Map<string, SubscriptionOptions> {
+    if (this.subs === NONE_SUBSCRIPTIONS) this.subs = new Map();
+    return this.subs as Map<string, SubscriptionOptions>;
+  }
+
+  private ownInflight(): Map<number, Inflight> {
+    if (this.inflight === NONE_INFLIGHT) this.inflight = new Map();
+    return this.inflight as Map<number, Inflight>;
+  }
+
+  private ownAwaitingRel(): Map<number, AwaitingRel> {
+    if (this.awaitingRel === NONE_AWAITING_REL) this.awaitingRel = new Map();
+    return this.awaitingRel as Map<number, AwaitingRel>;
+  }
+
+  private ownQueue(): Delivery[] {
+    if (this.queue === NONE_QUEUED) this.queue = [];
+    return this.queue;
+  }
+
   get inflightCount(): number {
     return this.inflight.size;
   }
@@ -195,7 +228,7 @@ export class Session {
 
   /** An incoming QoS 2 PUBLISH was received and PUBREC sent: remember its id until PUBREL. */
   addAwaitingRel(packetId: number, now: number): void {
-    this.awaitingRel.set(packetId, new AwaitingRel(now, this.generation));
+    this.ownAwaitingRel().set(packetId, new AwaitingRel(now, this.generation));
     this.receivingCount++;
     this.journal?.awaitingRel(this, packetId, now);
   }
@@ -204,7 +237,7 @@ export class Session {
   release(packetId: number): boolean {
     const entry = this.awaitingRel.get(packetId);
     if (entry === undefined) return false;
-    this.awaitingRel.delete(packetId);
+    this.ownAwaitingRel().delete(packetId);
     if (entry.generation === this.generation) this.receivingCount--;
     this.journal?.relReleased(this, packetId);
     return true;
@@ -220,7 +253,7 @@ export class Session {
     // Map order is arrival order (an id is only ever added once while present).
     for (const [packetId, entry] of this.awaitingRel) {
       if (now - entry.at < timeoutMs) break;
-      this.awaitingRel.delete(packetId);
+      this.ownAwaitingRel().delete(packetId);
       if (entry.generation === this.generation) this.receivingCount--;
       this.journal?.relReleased(this, packetId);
       dropped++;
@@ -336,7 +369,7 @@ export class Session {
             : qos === 2 && entry.state === InflightState.AwaitAck;
       if (!fits) return null;
     }
-    this.inflight.delete(packetId);
+    this.ownInflight().delete(packetId);
     this.journal?.removed(this, entry.delivery);
     this.drain();
     return entry.delivery;
@@ -364,7 +397,7 @@ export class Session {
     for (const [packetId, entry] of this.inflight) {
       const d = entry.delivery;
       if (d.group === null || d.qos !== 1 || !movable(d.group)) continue;
-      this.inflight.delete(packetId);
+      this.ownInflight().delete(packetId);
       this.journal?.removed(this, d);
       taken.push(d);
     }
@@ -386,21 +419,22 @@ export class Session {
   }
 
   subscribe(filter: string, options: SubscriptionOptions): boolean {
-    const existed = this.subscriptions.has(filter);
-    this.subscriptions.set(filter, options);
+    const subs = this.ownSubscriptions();
+    const existed = subs.has(filter);
+    subs.set(filter, options);
     this.journal?.subscribed(this, filter);
     return existed;
   }
 
   unsubscribe(filter: string): boolean {
-    const existed = this.subscriptions.delete(filter);
+    const existed = this.subs.size > 0 && this.ownSubscriptions().delete(filter);
     if (existed) this.journal?.unsubscribed(this, filter);
     return existed;
   }
 
   private send(outlet: Outlet, delivery: Delivery): void {
     const packetId = this.allocatePacketId();
-    this.inflight.set(packetId, new Inflight(delivery, InflightState.AwaitAck, Date.now()));
+    this.ownInflight().set(packetId, new Inflight(delivery, InflightState.AwaitAck, Date.now()));
     const journal = this.journal;
     if (journal !== null) {
       if (delivery.seq === 0) journal.added(this, delivery, packetId);
@@ -436,7 +470,8 @@ export class Session {
   private compact(): void {
     const queue = this.queue;
     if (this.queueHead === queue.length) {
-      this.queue = [];
+      if (queue.length === 0) return;
+      this.queue = NONE_QUEUED;
       this.queueHead = 0;
     } else if (this.queueHead > 1024 && this.queueHead * 2 > queue.length) {
       this.queue = queue.slice(this.queueHead);
@@ -453,7 +488,7 @@ export class Session {
       if (oldest.seq !== 0) this.journal?.removed(this, oldest);
       this.onDrop(this, oldest, 'queue_full');
     }
-    this.queue.push(delivery);
+    this.ownQueue().push(delivery);
     if (delivery.seq === 0) this.journal?.added(this, delivery, 0);
     this.compact();
   }
@@ -495,20 +530,20 @@ export class Session {
   /** A delivery that was in flight: resent with DUP (or its PUBREL again) on attach. */
   restoreInflight(delivery: Delivery, packetId: number, released: boolean): void {
     const state = released ? InflightState.AwaitComp : InflightState.AwaitAck;
-    this.inflight.set(packetId, new Inflight(delivery, state, 0));
+    this.ownInflight().set(packetId, new Inflight(delivery, state, 0));
     this.nextPacketId = packetId === 65_535 ? 1 : packetId + 1;
     if (delivery.seq >= this.nextSeq) this.nextSeq = delivery.seq + 1;
   }
 
   /** A delivery that was queued. */
   restoreQueued(delivery: Delivery): void {
-    this.queue.push(delivery);
+    this.ownQueue().push(delivery);
     if (delivery.seq >= this.nextSeq) this.nextSeq = delivery.seq + 1;
   }
 
   /** An incoming QoS 2 packet id that awaited PUBREL (not counted against a new connection). */
   restoreAwaitingRel(packetId: number, at: number): void {
-    this.awaitingRel.set(packetId, new AwaitingRel(at, this.generation));
+    this.ownAwaitingRel().set(packetId, new AwaitingRel(at, this.generation));
   }
 
   /** Packet ids 1..65535, skipping those still in flight [MQTT-2.2.1-2]. */

@@ -125,6 +125,14 @@ export interface GateOptions {
 
 const MS_PER_SECOND = 1000;
 
+/** The gate that admitted a socket, for the shared 'close' listener (no closure per socket). */
+const kGate = Symbol('aviary.gate');
+type GatedSocket = Socket & { [kGate]: ConnectionGate };
+
+function leaveGate(this: GatedSocket): void {
+  this[kGate].sockets.delete(this);
+}
+
 /**
  * max_connections and max_conn_rate for one listener, over raw sockets. `admit` decides, closes
  * refused sockets, and tracks admitted ones until they close; `destroyAll` closes those.
@@ -136,7 +144,8 @@ export class ConnectionGate {
     refusedRate: 0,
     handshakeFailed: 0,
   };
-  private readonly sockets = new Set<Socket>();
+  /** @internal open admitted sockets (leaveGate removes them). */
+  readonly sockets = new Set<Socket>();
   private tokens: number;
   private refilledAt: number;
   private readonly burst: number;
@@ -172,7 +181,8 @@ export class ConnectionGate {
     }
     this.counters.accepted++;
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    (socket as GatedSocket)[kGate] = this;
+    socket.on('close', leaveGate);
     return null;
   }
 

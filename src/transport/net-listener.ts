@@ -16,6 +16,7 @@ import {
   type ListenerCounters,
   type ListenerHandlers,
   type ListenerKind,
+  type TransportConnection,
 } from './listener.js';
 
 /** `tcp_options` of a listener, in Node's terms. */
@@ -60,6 +61,9 @@ export abstract class NetListener implements Listener {
   protected readonly gate: ConnectionGate;
   protected readonly socketOptions: SocketOptions;
   private listening = false;
+  /** `handlers.onClosed`, made once per listener (not per connection). */
+  protected readonly onClosed = (connection: TransportConnection): void =>
+    this.options.handlers.onClosed(connection);
 
   constructor(protected readonly options: NetListenerOptions) {
     this.socketOptions = options.socket ?? DEFAULT_SOCKET_OPTIONS;
@@ -100,7 +104,7 @@ export abstract class NetListener implements Listener {
   }
 
   private accept(socket: Socket): void {
-    socket.on('error', () => {}); // the connection that owns it reports errors; never the server
+    socket.on('error', ignoreError); // the connection that owns it reports errors; never the server
     const refused = this.gate.admit(socket);
     if (refused !== null) {
       this.options.handlers.onRefused?.(peerOf(socket), refused);
@@ -171,6 +175,9 @@ export abstract class NetListener implements Listener {
     this.gate.destroyAll();
   }
 }
+
+/** A socket's 'error' listener until its connection has its own. */
+export function ignoreError(): void {}
 
 /** The remote address of a socket, for logs. */
 export function peerOf(socket: Socket): { host: string; port: number } {

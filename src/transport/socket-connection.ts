@@ -6,11 +6,16 @@
  * Write coalescing (flush.ts). The first write in an event-loop turn corks the socket and puts
  * the connection on the shared flush list; all the packets it got during the turn leave in one
  * writev system call when the list is flushed.
+ *
+ * Memory. An idle client costs what its objects cost, so a connection makes no closures: the
+ * socket's listeners are module-level functions that find their SocketConnection through one
+ * symbol-keyed property of the socket (docs/benchmarks.md, "Memory per idle connection").
  */
 
 import type { Socket } from 'node:net';
 import type { PeerCert, TransportConnection, UpgradeRequest } from './listener.js';
 import { type Flushable, scheduleFlush } from './flush.js';
+import { ignoreError } from './net-listener.js';
 
 export interface ConnectionReceiver {
   onData(chunk: Buffer): void;
@@ -20,6 +25,27 @@ export interface ConnectionReceiver {
 /** How long an ended socket may take to flush and close before it is destroyed. */
 const END_DEADLINE_MS = 5000;
 
+/** The socket's own SocketConnection, for the shared listeners below. */
+const kConnection = Symbol('aviary.connection');
+type OwnedSocket = Socket & { [kConnection]: SocketConnection };
+
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[kConnection].receiver?.onData(chunk);
+}
+
+function onSocketError(this: OwnedSocket, error: Error): void {
+  this[kConnection].finish(error);
+}
+
+function onSocketClose(this: OwnedSocket): void {
+  const connection = this[kConnection];
+  connection.finish(null);
+  connection.closed_?.(connection);
+}
+
+/** After end(): whatever the peer still sends is read and dropped. */
+function discard(): void {}
+
 /** What a TLS handshake established about the client. */
 export interface TlsPeerInfo {
   readonly peerCert: PeerCert | null;
@@ -28,8 +54,10 @@ export interface TlsPeerInfo {
 
 export class SocketConnection implements Flushable, TransportConnection {
   corked = false;
-  private receiver: ConnectionReceiver | null = null;
+  /** @internal for the shared listeners. */
+  receiver: ConnectionReceiver | null = null;
   private closed = false;
+  private endTimer: NodeJS.Timeout | null = null;
   readonly peerHost: string;
   readonly peerPort: number;
   /** ssl: the verified client certificate's subject, else null. */
@@ -46,19 +74,27 @@ export class SocketConnection implements Flushable, TransportConnection {
     peer: { host: string; port: number } | null = null,
     /** ssl: what the TLS handshake established. */
     tls: TlsPeerInfo | null = null,
+    /**
+     * Called once when the socket has closed (the listener's `onClosed`: a shared function, so
+     * that a connection holds no closure of its own).
+     * @internal read by the shared 'close' listener.
+     */
+    readonly closed_: ((connection: SocketConnection) => void) | null = null,
   ) {
     this.peerHost = peer?.host ?? socket.remoteAddress ?? '';
     this.peerPort = peer?.port ?? socket.remotePort ?? 0;
     this.peerCert = tls?.peerCert ?? null;
     this.pskIdentity = tls?.pskIdentity ?? null;
+    (socket as OwnedSocket)[kConnection] = this;
+    socket.on('close', onSocketClose);
   }
 
   start(receiver: ConnectionReceiver): void {
     this.receiver = receiver;
     const socket = this.socket;
-    socket.on('data', (chunk: Buffer) => receiver.onData(chunk));
-    socket.on('error', (error) => this.finish(error));
-    socket.on('close', () => this.finish(null));
+    socket.on('data', onSocketData);
+    socket.on('error', onSocketError);
+    socket.removeListener('error', ignoreError); // the listener's, until now
   }
 
   write(frame: Buffer): boolean {
@@ -87,14 +123,15 @@ export class SocketConnection implements Flushable, TransportConnection {
       this.corked = false;
       this.socket.uncork();
     }
-    this.socket.end();
+    const socket = this.socket;
+    socket.end();
     // A peer that never reads (or keeps sending) must not keep the socket open for ever: a hard
     // deadline, not an idle timeout, and what it sends now is read and discarded.
-    this.socket.removeAllListeners('data');
-    this.socket.resume();
-    const timer = setTimeout(() => this.socket.destroy(), END_DEADLINE_MS);
-    timer.unref();
-    this.socket.once('close', () => clearTimeout(timer));
+    socket.removeListener('data', onSocketData);
+    socket.on('data', discard);
+    socket.resume();
+    this.endTimer = setTimeout(() => socket.destroy(), END_DEADLINE_MS);
+    this.endTimer.unref();
   }
 
   destroy(): void {
@@ -110,8 +147,13 @@ export class SocketConnection implements Flushable, TransportConnection {
     this.socket.resume();
   }
 
-  private finish(error: Error | null): void {
+  /** @internal the socket errored or closed: tells the receiver, once. */
+  finish(error: Error | null): void {
     this.closed = true;
+    if (this.endTimer !== null && error === null) {
+      clearTimeout(this.endTimer);
+      this.endTimer = null;
+    }
     const r = this.receiver;
     this.receiver = null;
     r?.onClose(error);

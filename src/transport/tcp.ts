@@ -16,8 +16,7 @@ export class TcpListener extends NetListener {
 
   protected handoff(socket: Socket, peer: ProxyAddress | null): void {
     const { handlers, id, zone } = this.options;
-    const connection = new SocketConnection(socket, id, zone, peer);
-    socket.once('close', () => handlers.onClosed(connection));
+    const connection = new SocketConnection(socket, id, zone, peer, null, this.onClosed);
     handlers.onConnection(connection);
     if (this.options.proxyProtocolTimeout != null) socket.resume(); // paused after its PROXY header
   }

@@ -213,8 +213,14 @@ export class TlsListener extends NetListener {
     }
     const { handlers, id, zone } = this.options;
     const peer = this.proxied.size === 0 ? null : (this.proxied.get(endpointKey(socket)) ?? null);
-    const connection = new SocketConnection(socket, id, zone, peer, { peerCert, pskIdentity: identity });
-    socket.once('close', () => handlers.onClosed(connection));
+    const connection = new SocketConnection(
+      socket,
+      id,
+      zone,
+      peer,
+      { peerCert, pskIdentity: identity },
+      this.onClosed,
+    );
     handlers.onConnection(connection);
   }
 

@@ -44,11 +44,17 @@ export interface PacketSink {
 
 const MAX_HEADER = 5;
 
+/**
+ * One Reader for every decoder of the thread: a packet body is decoded synchronously from
+ * reset() to release(), with nothing in between that could feed another decoder, so decoders
+ * need no reader of their own.
+ */
+const READER = new Reader();
+
 export class Decoder {
   version: ProtocolVersion;
   maxPacketSize: number;
 
-  private readonly reader = new Reader();
   /**
    * The packet being assembled across chunks: the pieces received so far (views, not copies)
    * and the packet's total size. Memory held is what the peer actually sent, never the size it
@@ -57,8 +63,8 @@ export class Decoder {
   private pending: Buffer[] | null = null;
   private pendingFill = 0;
   private pendingTotal = 0;
-  /** A fixed header split across chunks. */
-  private readonly head = Buffer.alloc(MAX_HEADER);
+  /** A fixed header split across chunks (allocated the first time one is). */
+  private head: Buffer | null = null;
   private headFill = 0;
 
   constructor(options: DecoderOptions = {}) {
@@ -109,7 +115,7 @@ export class Decoder {
       }
       if (!complete) {
         this.checkFirstByte(first);
-        chunk.copy(this.head, 0, pos, len);
+        chunk.copy((this.head ??= Buffer.alloc(MAX_HEADER)), 0, pos, len);
         this.headFill = len - pos;
         return;
       }
@@ -135,22 +141,23 @@ export class Decoder {
 
   /** Adds bytes to a split fixed header; returns the chunk position after what it used. */
   private continueHeader(chunk: Buffer): number {
+    const head = this.head!; // headFill > 0: feed() allocated it
     let pos = 0;
     while (pos < chunk.length) {
       const byte = chunk[pos++]!;
-      this.head[this.headFill++] = byte;
+      head[this.headFill++] = byte;
       if ((byte & 0x80) === 0) {
         let remaining = 0;
         let multiplier = 1;
         for (let k = 1; k < this.headFill; k++) {
-          remaining += (this.head[k]! & 0x7f) * multiplier;
+          remaining += (head[k]! & 0x7f) * multiplier;
           multiplier *= 128;
         }
         const headerLength = this.headFill;
         const total = headerLength + remaining;
         this.headFill = 0;
-        this.checkFixedHeader(this.head[0]!, total);
-        this.pending = [Buffer.from(this.head.subarray(0, headerLength))];
+        this.checkFixedHeader(head[0]!, total);
+        this.pending = [Buffer.from(head.subarray(0, headerLength))];
         this.pendingFill = headerLength;
         this.pendingTotal = total;
         return pos;
@@ -202,8 +209,11 @@ export class Decoder {
     const first = buf[start]!;
     let pos = start + 1;
     while ((buf[pos++]! & 0x80) !== 0) {}
-    const r = this.reader.reset(buf, pos, end);
+    const r = READER.reset(buf, pos, end);
     const packet = this.decodeBody(first >> 4, first & 0x0f, r);
+    // The reader must not keep the chunk alive once the packet is decoded (an idle connection
+    // would hold its last read for ever).
+    r.release();
     sink.onPacket(packet);
   }
 

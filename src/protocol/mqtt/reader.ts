@@ -23,6 +23,11 @@ export class Reader {
     return this;
   }
 
+  /** Drops the reference to the last packet's buffer. */
+  release(): void {
+    this.buf = EMPTY;
+  }
+
   get remaining(): number {
     return this.end - this.pos;
   }

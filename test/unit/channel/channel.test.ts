@@ -115,7 +115,7 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 function channel(broker = makeBroker(), settings = SETTINGS) {
   const link = new FakeLink();
   const kicks: Array<readonly Action[]> = [];
-  const ch = new Channel(broker, link, settings, (actions) => kicks.push(actions));
+  const ch = new Channel(broker, link, settings, { perform: (actions) => kicks.push(actions) });
   return { ch, link, broker, kicks };
 }
 
