@@ -82,6 +82,8 @@ export class MqttConnection implements LinkReceiver, PacketSink, CommitWaiter {
   private pausedAt = 0;
   /** Last time bytes arrived (ms), for keep alive. */
   lastSeen: number;
+  /** Which of the KeepaliveSweeper's slices checks this connection. */
+  sweepSlice = 0;
   readonly openedAt: number;
 
   constructor(
@@ -390,39 +392,64 @@ export class MqttConnection implements LinkReceiver, PacketSink, CommitWaiter {
 
 const MS_PER_SECOND = 1000;
 
+/** The sweep's slices: every interval, each connection is checked once, in one of these. */
+const SWEEP_SLICES = 10;
+
 /**
  * One interval timer checks every connection's keep alive and CONNECT idle timeout, instead of
- * a timer per connection. The check is O(connections) per tick; at 1 s ticks that is well under
- * a millisecond for 100k connections.
+ * a timer per connection. Connections are dealt round robin into SWEEP_SLICES sets, and one set
+ * is checked every intervalMs / SWEEP_SLICES: each connection is still checked once per
+ * interval, but the event loop is never held for a walk over all of them (a walk costs about
+ * 0.15 µs per connection: 3 ms at 19,500 connections, 15 ms at 100k, in one step).
  */
 export class KeepaliveSweeper {
-  private readonly connections = new Set<MqttConnection>();
+  private readonly slices: Set<MqttConnection>[] = Array.from({ length: SWEEP_SLICES }, () => new Set());
+  /** Where the next connection goes, and which slice the next tick checks. */
+  private nextSlice = 0;
+  private tickSlice = 0;
+  private count = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly intervalMs = 1000) {}
 
   add(c: MqttConnection): void {
-    this.connections.add(c);
+    const slice = this.nextSlice;
+    this.nextSlice = (slice + 1) % SWEEP_SLICES;
+    c.sweepSlice = slice;
+    this.slices[slice]!.add(c);
+    this.count++;
     if (this.timer === null) {
-      this.timer = setInterval(() => this.sweep(), this.intervalMs);
+      this.timer = setInterval(() => this.sweepSlice(Date.now()), this.intervalMs / SWEEP_SLICES);
       this.timer.unref();
     }
   }
 
   delete(c: MqttConnection): void {
-    this.connections.delete(c);
+    if (this.slices[c.sweepSlice]!.delete(c)) this.count--;
   }
 
   get size(): number {
-    return this.connections.size;
+    return this.count;
   }
 
   *all(): Iterable<MqttConnection> {
-    yield* this.connections;
+    for (const slice of this.slices) yield* slice;
   }
 
+  /** Checks every connection now (all slices). */
   sweep(now = Date.now()): void {
-    for (const c of this.connections) {
+    for (const slice of this.slices) this.check(slice, now);
+  }
+
+  /** The timer's step: the next slice. */
+  private sweepSlice(now: number): void {
+    const slice = this.slices[this.tickSlice]!;
+    this.tickSlice = (this.tickSlice + 1) % SWEEP_SLICES;
+    this.check(slice, now);
+  }
+
+  private check(connections: Set<MqttConnection>, now: number): void {
+    for (const c of connections) {
       try {
         const reason = c.expired(now);
         if (reason === null) {
