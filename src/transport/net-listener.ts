@@ -61,6 +61,7 @@ export abstract class NetListener implements Listener {
   protected readonly gate: ConnectionGate;
   protected readonly socketOptions: SocketOptions;
   private listening = false;
+  private bound: { host: string; port: number } | null = null;
   /** `handlers.onClosed`, made once per listener (not per connection). */
   protected readonly onClosed = (connection: TransportConnection): void =>
     this.options.handlers.onClosed(connection);
@@ -97,10 +98,13 @@ export abstract class NetListener implements Listener {
     return this.listening;
   }
 
+  /** The bound address (read once per listen: $SYS events ask for it at every connect). */
   get address(): { host: string; port: number } {
+    if (this.bound !== null) return this.bound;
     const a = this.server.address();
     if (a === null || typeof a === 'string') return { host: this.options.host, port: this.options.port };
-    return { host: a.address, port: a.port };
+    this.bound = { host: a.address, port: a.port };
+    return this.bound;
   }
 
   private accept(socket: Socket): void {
@@ -110,7 +114,7 @@ export abstract class NetListener implements Listener {
       this.options.handlers.onRefused?.(peerOf(socket), refused);
       return;
     }
-    socket.setNoDelay(this.socketOptions.noDelay);
+    // TCP_NODELAY is set by the server itself (createServer's noDelay): no system call here.
     const proxyTimeout = this.options.proxyProtocolTimeout;
     if (proxyTimeout == null) {
       this.handoff(socket, null);
@@ -167,6 +171,7 @@ export abstract class NetListener implements Listener {
    */
   stopAccepting(): Promise<void> {
     this.listening = false;
+    this.bound = null;
     if (this.server.listening) this.server.close();
     return Promise.resolve();
   }
