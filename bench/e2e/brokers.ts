@@ -4,7 +4,11 @@
  *
  *   aviary     `node bin/aviary.js start` from a private copy of the build (run.ts builds it
  *              into a temp directory, or copies dist/ with --no-build), configured only
- *              through AVIARY_* variables: the listener address, log level error, `mqtt.max_mqueue_len = 0` (no limit, the
+ *              through AVIARY_* variables: the listener address, the management API's
+ *              listener on another free port of 127.0.0.1 (`dashboard.listeners.http.bind`,
+ *              whose `/api/v5/prometheus/stats` gives the event-loop lag), the default
+ *              WebSocket listener off (its fixed port 8083 may be taken), log level error,
+ *              `mqtt.max_mqueue_len = 0` (no limit, the
  *              counterpart of Mosquitto's `max_queued_messages 0`), and `node.data_dir` a
  *              fresh temp directory, removed after the run. Its store is the default, SQLite
  *              (`aviary.db` and its `-wal` in that directory, whose sizes the coordinator
@@ -18,10 +22,20 @@
  *              `persistence true` with its `persistence_location` in that directory and its
  *              default `autosave_interval 1800` (it writes its in-memory state to disk every
  *              30 minutes and at exit, so during a run it works from memory). Everything else
- *              is its default (max_inflight_messages 20, set_tcp_nodelay false). Installed
+ *              is its default (max_inflight_messages 20, set_tcp_nodelay false), except
+ *              for the QoS 2 scenarios (mosquittoConfig). Installed
  *              with `scripts/services.sh start mosquitto` if missing.
  *   aedes      aedes 1.2 (devDependency) on a plain net server: bench/e2e/aedes-runner.mjs.
  *              Its default persistence, aedes-persistence, is in memory: nothing on disk.
+ *              It measures its own event-loop delay and writes it to a file on SIGUSR2.
+ *
+ * Event-loop lag (RunningBroker.loopLag, the idle scenario): each call returns the lag since
+ * the previous call. Aviary: prom-client's `nodejs_eventloop_lag_{p50,p99,max,mean}_seconds`
+ * from a scrape of `/api/v5/prometheus/stats` (no credentials by default); prom-client takes
+ * them from a perf_hooks histogram (10 ms resolution) that it resets at every scrape. Aedes:
+ * the same histogram in aedes-runner.mjs. Mosquitto (C, no event loop to measure): null.
+ * The histogram records the time between ticks of a 10 ms timer (an idle process shows a p50
+ * of ~10.1 ms), so the lag reported is each figure minus LAG_RESOLUTION_MS, at least 0.
  *
  * A broker is ready when its port accepts a TCP connection.
  */
@@ -49,6 +63,11 @@ export interface BrokerOptions {
   aviaryEnv: Record<string, string>;
   /** Where Aviary's bin/aviary.js and dist/ are (run.ts's private copy of the build). */
   aviaryRoot: string;
+  /**
+   * QoS 2 scenarios: Mosquitto's `max_inflight_messages`, raised from its default 20 to the
+   * generator's window (see mosquittoConfig); null keeps the default.
+   */
+  mosquittoMaxInflight: number | null;
 }
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -59,11 +78,21 @@ const POLL_MS = 50;
 const OUTPUT_KEPT = 4000;
 const HOST = '127.0.0.1';
 
+/** Event-loop delay over an interval, in milliseconds beyond the 10 ms sampling timer. */
+export interface LoopLag {
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
 export interface RunningBroker {
   name: BrokerName;
   pid: number;
   host: string;
   port: number;
+  /** The event-loop lag since the previous call (the first call starts the interval); null if not measurable. */
+  loopLag(): Promise<LoopLag | null>;
   /** The last lines the broker printed, for error messages. */
   output(): string;
   /** Aviary's SQLite files (database and WAL), whose sizes are sampled; empty for the others. */
@@ -100,8 +129,16 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function mosquittoConfig(port: number, dir: string, persistent: boolean): string {
+/**
+ * Mosquitto 2.0 counts a client's incoming QoS 2 messages awaiting PUBREL against
+ * `max_inflight_messages` (default 20) and disconnects a 3.1.1 client that sends more (a 5.0
+ * client learns the limit as its Receive Maximum). The QoS 2 scenarios keep up to --window
+ * (100) flows open per publisher, so for them it is raised to the window, which also lets
+ * Mosquitto keep that many outgoing QoS 1/2 messages in flight (favouring Mosquitto if anything).
+ */
+function mosquittoConfig(port: number, dir: string, persistent: boolean, maxInflight: number | null): string {
   return [
+    ...(maxInflight === null ? [] : [`max_inflight_messages ${maxInflight}`]),
     `listener ${port} ${HOST}`,
     'allow_anonymous true',
     // Its default autosave_interval (1800 s) applies: the state is written at that interval
@@ -131,9 +168,57 @@ interface Spawned {
   child: ChildProcess;
   cleanup: () => void;
   storeFiles: string[];
+  loopLag: () => Promise<LoopLag | null>;
 }
 
-function spawnBroker(name: BrokerName, port: number, options: BrokerOptions): Spawned {
+const NS_PER_MS = 1e6;
+const MS_PER_SECOND = 1000;
+/** monitorEventLoopDelay's resolution in prom-client (its default) and in aedes-runner.mjs. */
+const LAG_RESOLUTION_MS = 10;
+const excess = (ms: number): number => (Number.isFinite(ms) ? Math.max(0, ms - LAG_RESOLUTION_MS) : ms);
+
+function lagOf(ms: (name: 'p50' | 'p99' | 'max' | 'mean') => number): LoopLag {
+  return { p50: excess(ms('p50')), p99: excess(ms('p99')), max: excess(ms('max')), mean: excess(ms('mean')) };
+}
+const LAG_TIMEOUT_MS = 5000;
+
+/** Aviary: the event-loop gauges of a Prometheus scrape (prom-client resets them per scrape). */
+async function scrapeLag(apiPort: number): Promise<LoopLag | null> {
+  const response = await fetch(`http://${HOST}:${apiPort}/api/v5/prometheus/stats`, {
+    signal: AbortSignal.timeout(LAG_TIMEOUT_MS),
+  });
+  if (!response.ok) throw new Error(`prometheus scrape: HTTP ${response.status}`);
+  const text = await response.text();
+  const gauge = (name: string): number => {
+    const m = new RegExp(`^nodejs_eventloop_lag_${name}_seconds(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+    return m === null ? Number.NaN : Number(m[1]) * MS_PER_SECOND;
+  };
+  return lagOf(gauge);
+}
+
+/** Aedes: SIGUSR2 makes aedes-runner.mjs write its histogram to `file` and reset it. */
+async function signalledLag(child: ChildProcess, file: string): Promise<LoopLag | null> {
+  const read = (): { seq: number } & Record<string, number> => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as { seq: number } & Record<string, number>;
+    } catch {
+      return { seq: 0 };
+    }
+  };
+  const before = read().seq;
+  child.kill('SIGUSR2');
+  const deadline = Date.now() + LAG_TIMEOUT_MS;
+  for (;;) {
+    const now = read();
+    if (now.seq !== before) {
+      return lagOf((k) => (now[k] ?? Number.NaN) / NS_PER_MS);
+    }
+    if (Date.now() > deadline) throw new Error('aedes-runner did not write its event-loop lag');
+    await sleep(POLL_MS);
+  }
+}
+
+function spawnBroker(name: BrokerName, port: number, apiPort: number, options: BrokerOptions): Spawned {
   switch (name) {
     case 'aviary':
     case 'aviary-memory': {
@@ -156,6 +241,10 @@ function spawnBroker(name: BrokerName, port: number, options: BrokerOptions): Sp
           cwd: ROOT,
           env: cleanEnv({
             AVIARY_LISTENERS__TCP__DEFAULT__BIND: `${HOST}:${port}`,
+            AVIARY_DASHBOARD__LISTENERS__HTTP__BIND: `${HOST}:${apiPort}`,
+            // The default WebSocket listener's fixed port (8083) is often taken by another Aviary
+            // on this machine, which would stop this one from starting; the bench is TCP only.
+            AVIARY_LISTENERS__WS__DEFAULT__ENABLE: 'false',
             AVIARY_LOG__CONSOLE__LEVEL: 'error',
             AVIARY_MQTT__MAX_MQUEUE_LEN: '0',
             AVIARY_NODE__DATA_DIR: dataDir,
@@ -170,12 +259,13 @@ function spawnBroker(name: BrokerName, port: number, options: BrokerOptions): Sp
         child,
         cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
         storeFiles: memory ? [] : [db, `${db}-wal`],
+        loopLag: () => scrapeLag(apiPort),
       };
     }
     case 'mosquitto': {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'aviary-bench-mosquitto-'));
       const conf = path.join(dir, 'mosquitto.conf');
-      writeFileSync(conf, mosquittoConfig(port, dir, options.persistent));
+      writeFileSync(conf, mosquittoConfig(port, dir, options.persistent, options.mosquittoMaxInflight));
       if (process.getuid?.() === 0) {
         // As root, mosquitto switches to the `mosquitto` user before writing its files.
         const uid = Number(execFileSync('id', ['-u', 'mosquitto']).toString().trim());
@@ -195,18 +285,26 @@ function spawnBroker(name: BrokerName, port: number, options: BrokerOptions): Sp
           rmSync(dir, { recursive: true, force: true });
         },
         storeFiles: [],
+        loopLag: async () => null,
       };
     }
     case 'aedes': {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'aviary-bench-aedes-'));
+      const lagFile = path.join(dir, 'lag.json');
       const child = spawn(
         process.execPath,
-        [path.join(ROOT, 'bench/e2e/aedes-runner.mjs'), String(port), HOST],
+        [path.join(ROOT, 'bench/e2e/aedes-runner.mjs'), String(port), HOST, lagFile],
         {
           cwd: ROOT,
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );
-      return { child, cleanup: () => {}, storeFiles: [] };
+      return {
+        child,
+        cleanup: () => rmSync(dir, { recursive: true, force: true }),
+        storeFiles: [],
+        loopLag: () => signalledLag(child, lagFile),
+      };
     }
   }
 }
@@ -222,7 +320,8 @@ process.once('exit', () => {
 
 export async function startBroker(name: BrokerName, options: BrokerOptions): Promise<RunningBroker> {
   const port = await freePort();
-  const { child, cleanup, storeFiles } = spawnBroker(name, port, options);
+  const apiPort = await freePort();
+  const { child, cleanup, storeFiles, loopLag } = spawnBroker(name, port, apiPort, options);
   live.set(child, cleanup);
   let output = '';
   const keep = (chunk: Buffer) => {
@@ -245,6 +344,7 @@ export async function startBroker(name: BrokerName, options: BrokerOptions): Pro
     port,
     output: () => output,
     storeFiles,
+    loopLag,
     stop: async () => {
       if (!exited) {
         child.kill('SIGTERM');
@@ -294,6 +394,12 @@ export function processCpuMs(pid: number): number {
 export function processRss(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m === null ? Number.NaN : Number(m[1]) * 1024;
+}
+
+/** The soft open-file limit of a process (each connection holds one descriptor). */
+export function fdLimit(pid: number): number {
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+  return m === null || m[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m[1]);
 }
 
 /** Size of a file in bytes, 0 if it does not exist (the WAL before the first write). */

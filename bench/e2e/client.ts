@@ -6,7 +6,8 @@
  * one `write` of PUBACKs.
  *
  * The client speaks only what the benchmark needs: CONNECT/CONNACK, SUBSCRIBE/SUBACK, PUBLISH
- * both ways, PUBACK both ways, PINGREQ/PINGRESP, DISCONNECT. A packet it did not expect, a
+ * both ways, PUBACK, PUBREC, PUBREL and PUBCOMP both ways (the owner answers them: load-worker.ts
+ * batches its acks per chunk), PINGREQ/PINGRESP, DISCONNECT. A packet it did not expect, a
  * refused CONNECT or a failed subscription is an error the scenario reports, never ignored.
  */
 
@@ -25,15 +26,27 @@ import {
 
 /** First reason code that means failure in a SUBACK (3.1.1's 0x80 and every 5.0 error). */
 const SUBACK_FAILURE = ReasonCode.UnspecifiedError;
-/** Keep alive announced in CONNECT: longer than any run, so no PINGREQ is needed. */
+/** Keep alive announced in CONNECT by default: longer than any run, so no PINGREQ is needed. */
 export const KEEPALIVE_SECONDS = 300;
+/** Receive Maximum when a 5.0 CONNACK does not state one: 65,535 (MQTT 5.0, 3.2.2.3.3). */
+const DEFAULT_RECEIVE_MAXIMUM = 65_535;
 /** Most filters in one SUBSCRIBE when a client subscribes to many. */
 export const FILTERS_PER_SUBSCRIBE = 100;
 
-/** Receives the packets a connection did not consume itself (PUBLISH, PUBACK, PINGRESP). */
+/** The acknowledgements of QoS 1 and 2 (PUBACK, PUBREC, PUBREL, PUBCOMP), as the owner sees them. */
+export type AckPacket = Packet & {
+  type:
+    | typeof PacketType.Puback
+    | typeof PacketType.Pubrec
+    | typeof PacketType.Pubrel
+    | typeof PacketType.Pubcomp;
+};
+
+/** Receives the packets a connection did not consume itself (PUBLISH and its acknowledgements). */
 export interface ClientHandler {
   onPublish(client: Client, packet: Packet & { type: typeof PacketType.Publish }): void;
-  onPuback(client: Client, packetId: number): void;
+  /** PUBACK, PUBREC, PUBREL or PUBCOMP (packet.type says which). */
+  onAck(client: Client, packet: AckPacket): void;
   /** Called once per received chunk, after its packets: the moment to flush batched acks. */
   onChunkEnd(client: Client): void;
   onError(client: Client, error: Error): void;
@@ -53,6 +66,8 @@ export interface ClientOptions {
    * Session Expiry Interval [MQTT-3.1.2-23]. 0 or absent: a clean session.
    */
   sessionExpirySeconds?: number;
+  /** Keep Alive announced in CONNECT, in seconds (default KEEPALIVE_SECONDS). */
+  keepaliveSeconds?: number;
 }
 
 type Waiter = { resolve: (packet: Packet) => void; reject: (error: Error) => void };
@@ -75,6 +90,11 @@ export class Client {
   private readonly waiters = new Map<string, Waiter[]>();
   private nextSubscribeId = 1;
   closed = false;
+  /**
+   * The broker's Receive Maximum from a 5.0 CONNACK: the most QoS 1 and 2 PUBLISHes this client
+   * may have unacknowledged [MQTT-3.3.4-9]; 65,535 when absent and in 3.1.1 (no such limit).
+   */
+  receiveMaximum = DEFAULT_RECEIVE_MAXIMUM;
 
   private constructor(socket: net.Socket, options: ClientOptions) {
     this.socket = socket;
@@ -148,7 +168,7 @@ export class Client {
           bridge: false,
           // 3.1.1: a persistent session is Clean Session 0; 5.0 starts clean and sets the expiry.
           clean: expiry === 0 || v5,
-          keepalive: KEEPALIVE_SECONDS,
+          keepalive: options.keepaliveSeconds ?? KEEPALIVE_SECONDS,
           clientId: options.clientId,
           will: null,
           username: null,
@@ -163,6 +183,7 @@ export class Client {
       socket.destroy();
       throw new Error(`${options.clientId}: CONNECT refused (${JSON.stringify(packet)})`);
     }
+    client.receiveMaximum = packet.properties?.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM;
     return client;
   }
 
@@ -228,7 +249,10 @@ export class Client {
         this.handler.onPublish(this, packet);
         return;
       case PacketType.Puback:
-        this.handler.onPuback(this, packet.packetId);
+      case PacketType.Pubrec:
+      case PacketType.Pubrel:
+      case PacketType.Pubcomp:
+        this.handler.onAck(this, packet);
         return;
       case PacketType.Connack:
         this.settle('connack', packet);
@@ -285,8 +309,8 @@ function disconnectFrame(version: ProtocolVersion): Buffer {
 
 /**
  * A PUBLISH frame used as a template: encoded once by the codec, then copied and patched in
- * place for each message (packet id and the 16-byte payload), which costs a memcpy of ~40
- * bytes instead of an encode.
+ * place for each message (packet id and the payload header, track.ts), which costs a memcpy of
+ * the frame instead of an encode.
  */
 export class PublishTemplate {
   readonly frame: Buffer;
@@ -310,11 +334,48 @@ export class PublishTemplate {
   }
 }
 
-/** PUBACK for packet id 1, patched per ack; 4 bytes in both 3.1.1 and 5.0 (reason 0 omitted [MQTT-3.4.2-1]). */
-export const PUBACK_TEMPLATE = encode(
-  { type: PacketType.Puback, packetId: 1, reasonCode: ReasonCode.Success, properties: null },
-  5,
-);
-export const PUBACK_SIZE = PUBACK_TEMPLATE.length;
-/** Offset of the packet id in a PUBACK (after the type byte and the 1-byte remaining length). */
-export const PUBACK_ID_OFFSET = 2;
+/**
+ * PUBACK, PUBREC, PUBREL and PUBCOMP for packet id 1, patched per ack: 4 bytes each in both
+ * 3.1.1 and 5.0 (a 5.0 Reason Code 0 with no properties may be omitted: [MQTT-3.4.2-1] and
+ * the same rule for PUBREC/PUBREL/PUBCOMP). PUBREL's fixed header carries flags 0b0010
+ * [MQTT-3.6.1-1], which the encoder sets.
+ */
+function ackTemplate(type: AckPacket['type']): Buffer {
+  return encode({ type, packetId: 1, reasonCode: ReasonCode.Success, properties: null } as AckPacket, 5);
+}
+export const PUBACK_TEMPLATE = ackTemplate(PacketType.Puback);
+export const PUBREC_TEMPLATE = ackTemplate(PacketType.Pubrec);
+export const PUBREL_TEMPLATE = ackTemplate(PacketType.Pubrel);
+export const PUBCOMP_TEMPLATE = ackTemplate(PacketType.Pubcomp);
+export const ACK_SIZE = PUBACK_TEMPLATE.length;
+/** Offset of the packet id in an ack (after the type byte and the 1-byte remaining length). */
+export const ACK_ID_OFFSET = 2;
+
+/**
+ * Acks gathered while a chunk is decoded and written in one `write` at its end: PUBACKs or
+ * PUBRECs and PUBCOMPs from a subscriber, PUBRELs from a publisher.
+ */
+export class AckBatch {
+  private buf = Buffer.allocUnsafe(ACK_SIZE * 64);
+  count = 0;
+
+  add(template: Buffer, packetId: number): void {
+    if ((this.count + 1) * ACK_SIZE > this.buf.length) {
+      const grown = Buffer.allocUnsafe(this.buf.length * 2);
+      this.buf.copy(grown, 0, 0, this.count * ACK_SIZE);
+      this.buf = grown;
+    }
+    const at = this.count * ACK_SIZE;
+    template.copy(this.buf, at);
+    this.buf[at + ACK_ID_OFFSET] = packetId >>> 8;
+    this.buf[at + ACK_ID_OFFSET + 1] = packetId & 0xff;
+    this.count++;
+  }
+
+  /** Writes what was gathered (a fresh buffer: the socket keeps a reference until flushed). */
+  flush(socket: { write(b: Buffer): boolean }): void {
+    if (this.count === 0) return;
+    socket.write(Buffer.from(this.buf.subarray(0, this.count * ACK_SIZE)));
+    this.count = 0;
+  }
+}

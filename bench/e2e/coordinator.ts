@@ -2,6 +2,8 @@
  * Runs one scenario against one running broker: starts the generator's worker threads, steps
  * them through the phases, takes the measurements, and returns one Measurement.
  *
+ * The idle scenario runs in generator processes of its own: idle.ts.
+ *
  * Load scenarios (throughput and latency):
  *   setup      subscribers (and noise clients) connect and subscribe; every SUBACK is checked
  *   publishers connect, then start (closed loop or fixed rate, load-worker.ts)
@@ -11,7 +13,7 @@
  *              CPU time (process.cpuUsage: all its threads) and the machine's busy time
  *              (/proc/stat) at the same two instants; latency samples recorded
  *   drain      publishers stop; wait until every message sent has reached every subscriber of
- *              its publisher and every QoS 1 PUBLISH is acknowledged, or until nothing has
+ *              its publisher and every QoS 1/2 flow is complete (PUBACK; PUBREC, PUBREL, PUBCOMP), or until nothing has
  *              moved for DRAIN_STALL_MS (what is missing then is reported as lost)
  *   report     each subscriber's check of what it received (track.ts) and the latency samples
  * The generator's CPU includes its coordinator thread, which mostly sleeps.
@@ -25,11 +27,10 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { fileSize, machineBusyMs, processCpuMs, processRss, type RunningBroker } from './brokers.js';
 import { type LoadOptions, type LoadScenario, loadPlans, type Scenario } from './scenarios.js';
+import { type IdleMeasurement, runIdle } from './idle.js';
 import {
   Counters,
   type Event,
-  type IdlePlan,
-  type IdleReport,
   type LoadReport,
   Phase,
   type Plan,
@@ -37,17 +38,11 @@ import {
   WorkerCell,
 } from './shared.js';
 import { addCheck, type DeliveryCheck, emptyCheck } from './track.js';
-import { quantile, sleep } from './util.js';
+import { type Percentiles, percentiles, sleep } from './util.js';
 
 const BOOT = new URL('./worker-boot.mjs', import.meta.url);
 const DRAIN_POLL_MS = 20;
 const DRAIN_STALL_MS = 3000;
-const IDLE_SETTLE_MS = 3000;
-const IDLE_HOLD_MS = 5000;
-const IDLE_CONCURRENCY = 100;
-const IDLE_SOURCE_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
-const PING_INTERVAL_MS = 10;
-const BASELINE_SETTLE_MS = 1000;
 const MS_PER_S = 1000;
 const US_PER_MS = 1000;
 const STORE_SAMPLE_MS = 1000;
@@ -56,16 +51,14 @@ export interface RunOptions extends LoadOptions {
   warmupMs: number;
   durationMs: number;
   version: 4 | 5;
+  /** The idle scenario (idle.ts): hold, keep-alive period, generator processes (0: automatic). */
+  holdMs: number;
+  keepaliveSeconds: number;
+  procs: number;
 }
 
-export interface Percentiles {
-  count: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
+export type { Percentiles } from './util.js';
+export type { IdleMeasurement } from './idle.js';
 
 /** CPU use over the measured interval, in % of one core. */
 export interface CpuShare {
@@ -92,6 +85,11 @@ export interface LoadMeasurement {
   drainMs: number;
   setupMs: number;
   errors: string[];
+  payloadSize: number;
+  /** Publishers' closed-loop windows in messages (lowest and highest; scenarios.ts windowFor). */
+  window: { min: number; max: number };
+  /** The lowest 5.0 Receive Maximum the broker gave a publisher (65,535: none, and 3.1.1). */
+  receiveMaximum: number;
   /** Aviary's SQLite files over the run (empty for the other brokers). */
   store: StoreSample[];
 }
@@ -105,21 +103,6 @@ export interface RetainedMeasurement {
   duplicates: number;
   storeMs: number;
   brokerRssMB: number;
-  errors: string[];
-}
-
-export interface IdleMeasurement {
-  kind: 'idle';
-  connections: number;
-  connected: number;
-  /** (RSS after connecting and settling - RSS before) / connected, in KiB. */
-  kbPerConnection: number;
-  connectRate: number;
-  rssBeforeMB: number;
-  rssAfterMB: number;
-  /** Broker CPU while holding the connections, % of one core. */
-  holdCpu: number;
-  pingMs: Percentiles;
   errors: string[];
 }
 
@@ -203,19 +186,6 @@ function reports<T>(events: Event[]): T[] {
     if (e.ev !== 'report') throw new Error(`expected a report, got ${e.ev}`);
     return e.report as T;
   });
-}
-
-export function percentiles(samples: Float64Array, scale = 1): Percentiles {
-  const sorted = samples.slice().sort();
-  const at = (q: number) => quantile(sorted, q) * scale;
-  return {
-    count: sorted.length,
-    p50: at(0.5),
-    p95: at(0.95),
-    p99: at(0.99),
-    p999: at(0.999),
-    max: sorted.length > 0 ? sorted[sorted.length - 1]! * scale : Number.NaN,
-  };
 }
 
 function concat(arrays: Float64Array[]): Float64Array {
@@ -327,7 +297,9 @@ async function runLoad(s: LoadScenario, broker: RunningBroker, o: RunOptions): P
       for (const p of fanout) missing += counters.sent(p.index) * p.fanout - counters.delivered(p.index);
       const inflight = counters.sumWorkers(WorkerCell.Inflight);
       if (missing <= 0 && inflight === 0) break;
-      const progress = counters.sumWorkers(WorkerCell.Deliveries) + counters.sumWorkers(WorkerCell.Pubacks);
+      // Incomplete flows going down (QoS 2 PUBRELs arriving) are progress too.
+      const progress =
+        counters.sumWorkers(WorkerCell.Deliveries) + counters.sumWorkers(WorkerCell.Pubacks) - inflight;
       if (progress !== last) {
         last = progress;
         lastMove = performance.now();
@@ -357,6 +329,12 @@ async function runLoad(s: LoadScenario, broker: RunningBroker, o: RunOptions): P
       drainMs,
       setupMs,
       errors: parts.flatMap((r) => r.errors),
+      payloadSize: o.payloadSize,
+      window: {
+        min: Math.min(...fanout.map((p) => p.window)),
+        max: Math.max(...fanout.map((p) => p.window)),
+      },
+      receiveMaximum: Math.min(...parts.map((r) => r.receiveMaximum)),
       store: store.samples,
     };
   } finally {
@@ -400,59 +378,6 @@ async function runRetained(
   }
 }
 
-async function runIdle(
-  s: Scenario & { kind: 'idle' },
-  broker: RunningBroker,
-  o: RunOptions,
-): Promise<IdleMeasurement> {
-  const counters = Counters.create(o.workers, 0);
-  const per = Math.ceil(s.connections / o.workers);
-  const plans: IdlePlan[] = Array.from({ length: o.workers }, (_, w) => ({
-    kind: 'idle',
-    host: broker.host,
-    port: broker.port,
-    version: o.version,
-    first: w * per,
-    count: Math.max(0, Math.min(per, s.connections - w * per)),
-    concurrency: IDLE_CONCURRENCY,
-    sourceAddresses: IDLE_SOURCE_ADDRESSES,
-    pinger: w === 0,
-    pingIntervalMs: PING_INTERVAL_MS,
-  }));
-  await sleep(BASELINE_SETTLE_MS);
-  const rssBefore = processRss(broker.pid);
-  const workers = new Workers(plans, counters);
-  try {
-    await workers.all({ cmd: 'setup' });
-    await sleep(IDLE_SETTLE_MS);
-    const rssAfter = processRss(broker.pid);
-    const cpu0 = processCpuMs(broker.pid);
-    const t0 = performance.now();
-    await workers.all({ cmd: 'ping-start' });
-    await sleep(Math.min(IDLE_HOLD_MS, o.durationMs));
-    await workers.all({ cmd: 'ping-stop' });
-    const holdCpu = ((processCpuMs(broker.pid) - cpu0) / (performance.now() - t0)) * 100;
-    const parts = reports<IdleReport>(await workers.all({ cmd: 'report' }));
-    const connected = parts.reduce((n, r) => n + r.connected, 0);
-    const first = Math.min(...parts.map((r) => r.firstStart));
-    const lastConnack = Math.max(...parts.map((r) => r.lastConnack));
-    return {
-      kind: 'idle',
-      connections: s.connections,
-      connected,
-      kbPerConnection: (rssAfter - rssBefore) / 1024 / connected,
-      connectRate: connected / ((lastConnack - first) / 1e6),
-      rssBeforeMB: rssBefore / 2 ** 20,
-      rssAfterMB: rssAfter / 2 ** 20,
-      holdCpu,
-      pingMs: percentiles(concat(parts.map((r) => r.pings)), 1 / US_PER_MS),
-      errors: parts.flatMap((r) => r.errors),
-    };
-  } finally {
-    await workers.close();
-  }
-}
-
 export function runScenario(s: Scenario, broker: RunningBroker, o: RunOptions): Promise<Measurement> {
   switch (s.kind) {
     case 'load':
@@ -460,6 +385,11 @@ export function runScenario(s: Scenario, broker: RunningBroker, o: RunOptions): 
     case 'retained':
       return runRetained(s, broker, o);
     case 'idle':
-      return runIdle(s, broker, o);
+      return runIdle(s, broker, {
+        version: o.version,
+        holdMs: o.holdMs,
+        keepaliveSeconds: o.keepaliveSeconds,
+        procs: o.procs,
+      });
   }
 }

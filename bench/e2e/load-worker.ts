@@ -3,40 +3,54 @@
  * subscribers, maybe some clients that only hold non-matching subscriptions ("noise").
  *
  * Publishers. Each owns a PUBLISH template (client.ts) and writes up to `batchMax` messages
- * per turn in one `write`, numbering them 0, 1, 2, ... and stamping the send time (track.ts).
- * How many it may write:
- *   closed loop (throughput)  at most `window` of its messages not yet received by every
+ * per turn in one `write`, numbering them 0, 1, 2, ... and stamping the send time in the
+ * payload's header (track.ts; the rest of a --payload is padding). How many it may write:
+ *   closed loop (throughput)  at most its `window` of messages not yet received by every
  *                             subscriber of it, counted end to end through shared memory
  *                             (deliveries of publisher p are added to one shared cell by
- *                             whichever worker's subscriber receives them); at QoS 1 also at
- *                             most `window` PUBLISHes without a PUBACK. So the broker is kept
- *                             busy without unbounded queues, and a QoS 0 message is never lost
- *                             to an overflowing buffer unless the broker drops it. A
- *                             publisher refills only when a quarter of its window (at most
- *                             `batchMax`) is free, so that it does not degrade into one
- *                             message per write when deliveries trickle back one by one.
+ *                             whichever worker's subscriber receives them); at QoS 1 and 2
+ *                             also at most `window` flows not yet complete (no PUBACK, or no
+ *                             PUBCOMP), and never more than the broker's 5.0 Receive Maximum
+ *                             [MQTT-3.3.4-9]. So the broker is kept busy without unbounded
+ *                             queues, and a QoS 0 message is never lost to an overflowing
+ *                             buffer unless the broker drops it. The window is --window, or
+ *                             less with big payloads (scenarios.ts, windowFor). A publisher
+ *                             refills only when a quarter of its window (at most `batchMax`) is
+ *                             free, so that it does not degrade into one message per write
+ *                             when deliveries trickle back one by one.
  *   rate (latency)            open loop: what is due at `ratePerPublisher` since the start,
  *                             checked on a 1 ms timer (so messages leave in small bursts).
  * A publisher whose socket reports backpressure waits for 'drain'.
  *
- * Subscribers decode in place, check every delivery (track.ts), add to the shared counters
- * once per chunk (per message for the per-publisher cell the publishers read), and answer a
- * chunk's QoS 1 messages with one write of PUBACKs.
+ * QoS 2, publisher side: PUBLISH -> PUBREC, answered with PUBREL [MQTT-4.3.3-4] (one write of a
+ * chunk's PUBRELs) -> PUBCOMP, which ends the flow and frees the packet id. Each packet id's
+ * state is kept (free / awaiting PUBACK or PUBREC / awaiting PUBCOMP): an ack for an id in
+ * another state is an error.
+ *
+ * Subscribers decode in place, check every delivery (track.ts: loss, duplicates, reordering;
+ * payload size; the QoS granted), add to the shared counters once per chunk (per message for
+ * the per-publisher cell the publishers read), and answer a chunk's acks with one write:
+ * PUBACK for QoS 1; for QoS 2, PUBREC for a PUBLISH and PUBCOMP for a PUBREL [MQTT-4.3.3-8,
+ * MQTT-4.3.3-11]. At QoS 2 a duplicate is an error: without a reconnect the broker must never
+ * send a message twice [MQTT-4.3.3].
  */
 
-import type { Packet, PacketType } from '../../src/protocol/index.js';
+import { type Packet, PacketType, ReasonCode } from '../../src/protocol/index.js';
 import {
+  AckBatch,
+  type AckPacket,
   Client,
   type ClientHandler,
   nowMicros,
-  PUBACK_ID_OFFSET,
-  PUBACK_SIZE,
   PUBACK_TEMPLATE,
+  PUBCOMP_TEMPLATE,
+  PUBREC_TEMPLATE,
+  PUBREL_TEMPLATE,
   PublishTemplate,
 } from './client.js';
 import { noiseFilters } from './scenarios.js';
 import { type Counters, type LoadPlan, type LoadReport, Phase, WorkerCell } from './shared.js';
-import { emptyCheck, OFFSET_PUBLISHER, OFFSET_SEQ, OFFSET_TIME, PAYLOAD_SIZE, PairTrack } from './track.js';
+import { emptyCheck, OFFSET_PUBLISHER, OFFSET_SEQ, OFFSET_TIME, PairTrack } from './track.js';
 import { ErrorLog, mapLimit, SampleBuffer } from './util.js';
 
 const MAX_PACKET_ID = 0xffff;
@@ -45,40 +59,60 @@ const IDLE_POLL_MS = 1;
 const MICROS_PER_SECOND = 1e6;
 /** Closed loop: refill when a quarter of the window is free. */
 const REFILL_FRACTION = 4;
+/** A publisher's packet id states. */
+const ID_FREE = 0;
+/** Sent; awaiting PUBACK (QoS 1) or PUBREC (QoS 2). */
+const ID_SENT = 1;
+/** QoS 2: PUBREC received, PUBREL sent; awaiting PUBCOMP. */
+const ID_RELEASED = 2;
+const QOS_2 = 2;
 
 class Publisher {
   readonly template: PublishTemplate;
   seq = 0;
   inflight = 0;
   nextId = 1;
-  readonly inUse: Uint8Array | null;
+  /** Packet id states (ID_*), QoS 1 and 2 only. */
+  readonly ids: Uint8Array | null;
+  /** PUBRELs answering this chunk's PUBRECs. */
+  readonly rels = new AckBatch();
   blocked = false;
+  /** Incomplete QoS 1/2 flows allowed: the window, and the broker's Receive Maximum. */
+  readonly ackWindow: number;
+  readonly refill: number;
 
   constructor(
     readonly index: number,
     readonly client: Client,
     readonly fanout: number,
+    readonly window: number,
     topic: string,
     plan: LoadPlan,
   ) {
-    this.template = new PublishTemplate(topic, PAYLOAD_SIZE, plan.qos, false, plan.version);
-    this.inUse = plan.qos > 0 ? new Uint8Array(MAX_PACKET_ID + 1) : null;
+    this.template = new PublishTemplate(topic, plan.payloadSize, plan.qos, false, plan.version);
+    this.ids = plan.qos > 0 ? new Uint8Array(MAX_PACKET_ID + 1) : null;
+    this.ackWindow = Math.min(window, client.receiveMaximum);
+    this.refill = Math.max(1, Math.min(plan.batchMax, Math.floor(window / REFILL_FRACTION)));
   }
 }
 
 class Subscriber {
   /** Indexed by global publisher index; undefined for publishers it does not expect. */
   readonly tracks: (PairTrack | undefined)[];
-  acks: Buffer = Buffer.allocUnsafe(PUBACK_SIZE * 64);
-  ackCount = 0;
+  /** PUBACKs, or PUBRECs and PUBCOMPs, answering this chunk. */
+  readonly acks = new AckBatch();
+  /** QoS 2: packet ids received (PUBREC sent) whose PUBREL has not arrived. */
+  readonly awaitingRel: Uint8Array | null;
 
   constructor(
     readonly client: Client,
     expects: number[],
     totalPublishers: number,
+    qos: number,
   ) {
     this.tracks = new Array<PairTrack | undefined>(totalPublishers);
     for (const p of expects) this.tracks[p] = new PairTrack();
+    this.awaitingRel = qos === QOS_2 ? new Uint8Array(MAX_PACKET_ID + 1) : null;
   }
 }
 
@@ -97,9 +131,9 @@ export class LoadWorker {
   /** Receive time of the chunk being decoded, taken once per chunk when first needed. */
   private chunkNow = -1;
   private running = false;
-  /** Closed loop: a publisher waits until it may send at least this many (see the header). */
-  private readonly refill: number;
   private reads = 0;
+  /** QoS 2 deliveries whose PUBREL has not arrived, over this worker's subscribers. */
+  private awaitingRel = 0;
   private startMicros = 0;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
@@ -111,7 +145,6 @@ export class LoadWorker {
     private readonly counters: Counters,
   ) {
     this.latencyCountdown = plan.latencyStride;
-    this.refill = Math.max(1, Math.min(plan.batchMax, Math.floor(plan.window / REFILL_FRACTION)));
   }
 
   /** Connects subscribers and noise clients and subscribes them. */
@@ -125,7 +158,7 @@ export class LoadWorker {
         sessionExpirySeconds: plan.subscriberSessionExpiry,
       });
       client.index = this.subscribers.length;
-      this.subscribers.push(new Subscriber(client, s.expects, plan.totalPublishers));
+      this.subscribers.push(new Subscriber(client, s.expects, plan.totalPublishers, plan.qos));
       await client.subscribe(s.filters, plan.qos);
     });
     const noiseHandler = this.noiseHandler();
@@ -141,7 +174,7 @@ export class LoadWorker {
     await mapLimit(this.plan.publishers, CONNECT_CONCURRENCY, async (p) => {
       const client = await Client.connect({ ...this.connection(p.clientId), handler });
       client.index = this.publishers.length;
-      const publisher = new Publisher(p.index, client, p.fanout, p.topic, this.plan);
+      const publisher = new Publisher(p.index, client, p.fanout, p.window, p.topic, this.plan);
       client.socket.on('drain', () => {
         publisher.blocked = false;
         this.schedule(true);
@@ -179,7 +212,20 @@ export class LoadWorker {
       }
     }
     check.unexpected = this.unexpected;
-    return { deliveryCheck: check, latencies: this.latencies.toArray(), errors: this.errors.list() };
+    if (this.plan.qos === QOS_2 && check.duplicates > 0)
+      this.errors.add(`${check.duplicates} QoS 2 messages delivered more than once [MQTT-4.3.3-10]`);
+    if (this.awaitingRel > 0)
+      this.errors.add(`${this.awaitingRel} QoS 2 deliveries never released (no PUBREL after PUBREC)`);
+    const stuck = this.publishers.reduce((n, p) => n + p.inflight, 0);
+    if (stuck > 0)
+      this.errors.add(`${stuck} QoS ${this.plan.qos} publishes never completed (no PUBACK/PUBCOMP)`);
+    const receiveMaximum = Math.min(...this.publishers.map((p) => p.client.receiveMaximum));
+    return {
+      deliveryCheck: check,
+      latencies: this.latencies.toArray(),
+      errors: this.errors.list(),
+      receiveMaximum,
+    };
   }
 
   async close(): Promise<void> {
@@ -226,17 +272,17 @@ export class LoadWorker {
       let n = plan.batchMax;
       if (closed) {
         const outstanding = pub.seq * pub.fanout - counters.delivered(pub.index);
-        n = Math.min(n, Math.floor((plan.window * pub.fanout - outstanding) / pub.fanout));
+        n = Math.min(n, Math.floor((pub.window * pub.fanout - outstanding) / pub.fanout));
       } else {
         n = Math.min(n, due - pub.seq);
       }
-      if (pub.inUse !== null) n = Math.min(n, plan.window - pub.inflight);
-      if (n <= 0 || (closed && n < this.refill)) continue;
+      if (pub.ids !== null) n = Math.min(n, pub.ackWindow - pub.inflight);
+      if (n <= 0 || (closed && n < Math.min(pub.refill, pub.ackWindow))) continue;
       this.send(pub, n, now);
       progressed = true;
     }
     Atomics.store(counters.cells, counters.workerIndex(this.worker, WorkerCell.Published), this.published);
-    Atomics.store(counters.cells, counters.workerIndex(this.worker, WorkerCell.Inflight), this.inflight);
+    this.storeInflight();
     this.schedule(closed && progressed);
   }
 
@@ -247,11 +293,11 @@ export class LoadWorker {
     let at = 0;
     for (let k = 0; k < n; k++, at += size) {
       frame.copy(buf, at);
-      if (pub.inUse !== null) {
+      if (pub.ids !== null) {
         const id = pub.nextId;
-        if (pub.inUse[id] === 1)
+        if (pub.ids[id] !== ID_FREE)
           this.errors.add(`publisher ${pub.index}: packet id ${id} still unacknowledged`);
-        pub.inUse[id] = 1;
+        pub.ids[id] = ID_SENT;
         pub.nextId = id === MAX_PACKET_ID ? 1 : id + 1;
         buf[at + packetIdOffset] = id >>> 8;
         buf[at + packetIdOffset + 1] = id & 0xff;
@@ -262,7 +308,7 @@ export class LoadWorker {
     }
     pub.seq += n;
     this.published += n;
-    if (pub.inUse !== null) {
+    if (pub.ids !== null) {
       pub.inflight += n;
       this.inflight += n;
     }
@@ -270,24 +316,65 @@ export class LoadWorker {
     if (!pub.client.socket.write(buf)) pub.blocked = true;
   }
 
+  /** Publishes whose flow is incomplete, and QoS 2 deliveries awaiting PUBREL (the drain waits for both). */
+  private storeInflight(): void {
+    const { counters } = this;
+    Atomics.store(
+      counters.cells,
+      counters.workerIndex(this.worker, WorkerCell.Inflight),
+      this.inflight + this.awaitingRel,
+    );
+  }
+
+  /** Ends a publisher's QoS 1 or 2 flow for packet id `id`. */
+  private complete(pub: Publisher, id: number): void {
+    pub.ids![id] = ID_FREE;
+    pub.inflight--;
+    this.inflight--;
+    this.pubacks++;
+  }
+
   private publisherHandler(): ClientHandler {
+    const { plan } = this;
     return {
       onPublish: (client) => this.errors.add(`${client.clientId}: a publisher received a PUBLISH`),
-      onPuback: (client, packetId) => {
+      onAck: (client, packet: AckPacket) => {
         const pub = this.publishers[client.index]!;
-        if (pub.inUse === null || pub.inUse[packetId] !== 1) {
-          this.errors.add(`${client.clientId}: PUBACK for packet id ${packetId} not in flight`);
-          return;
+        const id = packet.packetId;
+        const state = pub.ids === null ? -1 : pub.ids[id];
+        const failed = packet.reasonCode >= ReasonCode.UnspecifiedError;
+        switch (packet.type) {
+          case PacketType.Puback:
+            if (plan.qos !== 1 || state !== ID_SENT) break;
+            if (failed)
+              this.errors.add(`${client.clientId}: PUBACK reason 0x${packet.reasonCode.toString(16)}`);
+            return this.complete(pub, id);
+          case PacketType.Pubrec:
+            if (plan.qos !== QOS_2 || state !== ID_SENT) break;
+            if (failed) {
+              // A PUBREC >= 0x80 ends the flow: no PUBREL [MQTT-4.3.3-4].
+              this.errors.add(`${client.clientId}: PUBREC reason 0x${packet.reasonCode.toString(16)}`);
+              return this.complete(pub, id);
+            }
+            pub.ids![id] = ID_RELEASED;
+            pub.rels.add(PUBREL_TEMPLATE, id);
+            return;
+          case PacketType.Pubcomp:
+            if (plan.qos !== QOS_2 || state !== ID_RELEASED) break;
+            return this.complete(pub, id);
+          default:
+            break;
         }
-        pub.inUse[packetId] = 0;
-        pub.inflight--;
-        this.inflight--;
-        this.pubacks++;
+        this.errors.add(
+          `${client.clientId}: unexpected ack type ${packet.type} for packet id ${id} (state ${state})`,
+        );
       },
-      onChunkEnd: () => {
+      onChunkEnd: (client) => {
         const { counters } = this;
+        const pub = this.publishers[client.index];
+        if (pub !== undefined && pub.rels.count > 0 && !client.closed) pub.rels.flush(client.socket);
         Atomics.store(counters.cells, counters.workerIndex(this.worker, WorkerCell.Pubacks), this.pubacks);
-        Atomics.store(counters.cells, counters.workerIndex(this.worker, WorkerCell.Inflight), this.inflight);
+        this.storeInflight();
         this.schedule(this.plan.mode === 'closed');
       },
       onError: (_client, error) => this.fail(error),
@@ -295,7 +382,7 @@ export class LoadWorker {
   }
 
   private subscriberHandler(): ClientHandler {
-    const { counters } = this;
+    const { counters, plan } = this;
     const cells = counters.cells;
     const measuring = (): boolean => counters.phase === Phase.Measuring;
     return {
@@ -303,7 +390,11 @@ export class LoadWorker {
         const sub = this.subscribers[client.index]!;
         const payload = packet.payload;
         this.deliveries++;
-        if (payload.length !== PAYLOAD_SIZE) {
+        if (packet.qos !== plan.qos) {
+          // Both sides use the scenario's QoS: the delivery's is the same [MQTT-3.8.4-8].
+          this.errors.add(`${client.clientId}: delivered at QoS ${packet.qos}, expected ${plan.qos}`);
+        }
+        if (payload.length !== plan.payloadSize) {
           this.unexpected++;
         } else {
           const p = payload.readUInt32BE(OFFSET_PUBLISHER);
@@ -315,40 +406,49 @@ export class LoadWorker {
             Atomics.add(cells, counters.deliveredIndex(p), 1);
           }
           if (--this.latencyCountdown === 0) {
-            this.latencyCountdown = this.plan.latencyStride;
+            this.latencyCountdown = plan.latencyStride;
             if (measuring()) {
               if (this.chunkNow < 0) this.chunkNow = nowMicros();
               this.latencies.push(this.chunkNow - payload.readDoubleBE(OFFSET_TIME));
             }
           }
         }
-        if (packet.qos > 0) {
-          if ((sub.ackCount + 1) * PUBACK_SIZE > sub.acks.length) {
-            const grown = Buffer.allocUnsafe(sub.acks.length * 2);
-            sub.acks.copy(grown, 0, 0, sub.ackCount * PUBACK_SIZE);
-            sub.acks = grown;
+        if (packet.qos === 1) sub.acks.add(PUBACK_TEMPLATE, packet.packetId);
+        else if (packet.qos === QOS_2) {
+          const waiting = sub.awaitingRel;
+          if (waiting === null) return;
+          // A second PUBLISH with an id still awaiting its PUBREL gets PUBREC again
+          // [MQTT-4.3.3-10]; the track above counts it as a duplicate (an error at QoS 2).
+          if (waiting[packet.packetId] === 0) {
+            waiting[packet.packetId] = 1;
+            this.awaitingRel++;
           }
-          const at = sub.ackCount * PUBACK_SIZE;
-          PUBACK_TEMPLATE.copy(sub.acks, at);
-          sub.acks[at + PUBACK_ID_OFFSET] = packet.packetId >>> 8;
-          sub.acks[at + PUBACK_ID_OFFSET + 1] = packet.packetId & 0xff;
-          sub.ackCount++;
+          sub.acks.add(PUBREC_TEMPLATE, packet.packetId);
         }
       },
-      onPuback: (client) => this.errors.add(`${client.clientId}: a subscriber received a PUBACK`),
+      onAck: (client, packet: AckPacket) => {
+        const sub = this.subscribers[client.index];
+        const waiting = sub?.awaitingRel ?? null;
+        if (packet.type !== PacketType.Pubrel || waiting === null || waiting[packet.packetId] !== 1) {
+          this.errors.add(
+            `${client.clientId}: a subscriber received ack type ${packet.type} (id ${packet.packetId})`,
+          );
+          return;
+        }
+        waiting[packet.packetId] = 0;
+        this.awaitingRel--;
+        sub!.acks.add(PUBCOMP_TEMPLATE, packet.packetId);
+      },
       onChunkEnd: (client) => {
         this.chunkNow = -1;
         this.reads++;
         const sub = this.subscribers[client.index];
         if (sub === undefined) return; // the CONNACK, before the subscriber is registered
-        if (sub.ackCount > 0) {
-          // A fresh buffer: the socket keeps a reference until it is flushed.
-          client.socket.write(Buffer.from(sub.acks.subarray(0, sub.ackCount * PUBACK_SIZE)));
-          sub.ackCount = 0;
-        }
+        if (sub.acks.count > 0 && !client.closed) sub.acks.flush(client.socket);
         Atomics.store(cells, counters.workerIndex(this.worker, WorkerCell.Deliveries), this.deliveries);
         Atomics.store(cells, counters.workerIndex(this.worker, WorkerCell.Reads), this.reads);
-        if (this.publishers.length > 0) this.schedule(this.plan.mode === 'closed');
+        if (plan.qos === QOS_2) this.storeInflight();
+        if (this.publishers.length > 0) this.schedule(plan.mode === 'closed');
       },
       onError: (_client, error) => this.fail(error),
     };
@@ -357,7 +457,7 @@ export class LoadWorker {
   private noiseHandler(): ClientHandler {
     return {
       onPublish: (client) => this.errors.add(`${client.clientId}: a noise subscriber received a PUBLISH`),
-      onPuback: () => {},
+      onAck: (client) => this.errors.add(`${client.clientId}: a noise subscriber received an ack`),
       onChunkEnd: () => {},
       onError: (_client, error) => this.fail(error),
     };

@@ -1,5 +1,5 @@
 /**
- * The two scenarios that are not a steady message flow.
+ * The retained scenario, which is not a steady message flow.
  *
  * Retained (one worker): a publisher stores `count` retained QoS 1 messages on
  * `bench/retained/<i>` (100 in flight, waiting for every PUBACK); then, `repeats` times, a
@@ -7,18 +7,14 @@
  * holding all `count` distinct retained messages is taken. Every message must carry the
  * RETAIN flag [MQTT-3.3.1-8], arrive once, and be one of those stored.
  *
- * Idle (every worker): open a share of N connections (CONNECT, CONNACK, nothing else), from
- * several 127.0.0.x source addresses, at most `concurrency` handshakes at a time per worker,
- * and hold them. One worker also keeps a probe connection that sends a PINGREQ every
- * `pingIntervalMs` while the coordinator says so, to show whether the broker stays responsive
- * with N connections open.
+ * (The idle scenario runs in processes of its own: idle.ts and idle-proc.ts.)
  */
 
 import type { Packet, PacketType } from '../../src/protocol/index.js';
 import { Client, type ClientHandler, nowMicros, PublishTemplate } from './client.js';
-import type { IdlePlan, IdleReport, RetainedPlan, RetainedReport } from './shared.js';
+import type { RetainedPlan, RetainedReport } from './shared.js';
 import { OFFSET_PUBLISHER, OFFSET_SEQ, OFFSET_TIME, PAYLOAD_SIZE, PairTrack } from './track.js';
-import { ErrorLog, mapLimit, SampleBuffer, sleep } from './util.js';
+import { ErrorLog } from './util.js';
 
 const RETAINED_WINDOW = 100;
 const RETAINED_TIMEOUT_MS = 60_000;
@@ -28,7 +24,7 @@ const MAX_PACKET_ID = 0xffff;
 function handler(errors: ErrorLog, overrides: Partial<ClientHandler>): ClientHandler {
   return {
     onPublish: (client) => errors.add(`${client.clientId}: unexpected PUBLISH`),
-    onPuback: (client) => errors.add(`${client.clientId}: unexpected PUBACK`),
+    onAck: (client, packet) => errors.add(`${client.clientId}: unexpected ack type ${packet.type}`),
     onChunkEnd: () => {},
     onError: (_client, error) => errors.add(error.message),
     ...overrides,
@@ -76,7 +72,7 @@ export async function runRetained(plan: RetainedPlan): Promise<RetainedReport> {
     ...conn,
     clientId: 'r-pub',
     handler: handler(errors, {
-      onPuback: () => {
+      onAck: () => {
         acked++;
         if (acked === plan.count) allAcked();
         else sendMore();
@@ -129,81 +125,4 @@ export async function runRetained(plan: RetainedPlan): Promise<RetainedReport> {
   }
   report.errors = errors.list();
   return report;
-}
-
-export class IdleWorker {
-  private readonly clients: Client[] = [];
-  private readonly errors = new ErrorLog();
-  private readonly pings = new SampleBuffer();
-  private probe: Client | null = null;
-  private pinging = false;
-  private pingLoop: Promise<void> = Promise.resolve();
-  private firstStart = 0;
-  private lastConnack = 0;
-
-  constructor(private readonly plan: IdlePlan) {}
-
-  async setup(): Promise<void> {
-    const { plan } = this;
-    const h = handler(this.errors, {});
-    const indices = Array.from({ length: plan.count }, (_, k) => plan.first + k);
-    this.firstStart = nowMicros();
-    await mapLimit(indices, plan.concurrency, async (i) => {
-      try {
-        const client = await Client.connect({
-          host: plan.host,
-          port: plan.port,
-          version: plan.version,
-          localAddress: plan.sourceAddresses[i % plan.sourceAddresses.length]!,
-          clientId: `i${i}`,
-          handler: h,
-        });
-        this.lastConnack = Math.max(this.lastConnack, nowMicros());
-        this.clients.push(client);
-      } catch (error) {
-        this.errors.add(`i${i}: ${(error as Error).message}`);
-      }
-    });
-    if (plan.pinger) {
-      this.probe = await Client.connect({
-        host: plan.host,
-        port: plan.port,
-        version: plan.version,
-        clientId: 'ping-probe',
-        handler: h,
-      });
-    }
-  }
-
-  startPings(): void {
-    const probe = this.probe;
-    if (probe === null) return;
-    this.pinging = true;
-    this.pingLoop = (async () => {
-      while (this.pinging) {
-        this.pings.push(await probe.ping());
-        await sleep(this.plan.pingIntervalMs);
-      }
-    })();
-  }
-
-  async stopPings(): Promise<void> {
-    this.pinging = false;
-    await this.pingLoop;
-  }
-
-  report(): IdleReport {
-    return {
-      connected: this.clients.length,
-      firstStart: this.firstStart,
-      lastConnack: this.lastConnack,
-      pings: this.pings.toArray(),
-      errors: this.errors.list(),
-    };
-  }
-
-  async close(): Promise<void> {
-    const all = this.probe === null ? this.clients : [...this.clients, this.probe];
-    await mapLimit(all, this.plan.concurrency * 4, (c) => c.close());
-  }
 }

@@ -23,10 +23,13 @@ export interface Machine {
   cores: number;
   memoryGiB: number;
   os: string;
+  kernel: string;
   node: string;
   commit: string;
   /** Files under src/ changed since the commit (the broker measured is the working tree's build). */
   srcDirty: boolean;
+  /** Any tracked or new file changed since the commit, outside bench/results/ (where runs are appended). */
+  treeDirty: boolean;
   versions: Record<BrokerName, string>;
   loadAverageAtStart: number[];
 }
@@ -61,9 +64,11 @@ export function machine(): Machine {
     cores: os.cpus().length,
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
+    kernel: os.release(),
     node: process.version,
     commit: git(['rev-parse', '--short', 'HEAD']) || 'unknown',
     srcDirty: git(['status', '--porcelain', '--', 'src']) !== '',
+    treeDirty: git(['status', '--porcelain', '--', '.', ':!bench/results']) !== '',
     versions: brokerVersions(),
     loadAverageAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
   };
@@ -72,7 +77,7 @@ export function machine(): Machine {
 export function machineText(m: Machine): string {
   return [
     `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, ${m.os}`,
-    `node ${m.node}; commit ${m.commit}${m.srcDirty ? ' (src/ has uncommitted changes)' : ''}; ` +
+    `node ${m.node}; commit ${m.commit}${m.srcDirty ? ' (src/ has uncommitted changes)' : m.treeDirty ? ' (uncommitted changes outside src/)' : ''}; ` +
       `aviary ${m.versions.aviary}, mosquitto ${m.versions.mosquitto}, aedes ${m.versions.aedes}`,
     `load average at start: ${m.loadAverageAtStart.join(' ')} (generator and broker share the cores)`,
   ].join('\n');
@@ -93,6 +98,18 @@ function of<T extends Measurement>(runs: Run[], broker: BrokerName): T[] {
   return runs.filter((r) => r.broker === broker && r.measurement !== null).map((r) => r.measurement as T);
 }
 
+/** "min-max" of a figure over rounds (format f), or '' for a single round. */
+function spread(values: number[], f: (v: number) => string): string {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length < 2) return '';
+  return `${f(Math.min(...finite))}-${f(Math.max(...finite))}`;
+}
+
+/** Whether some broker ran more than one round (the tables then show the spread). */
+function multiRound(brokers: BrokerName[], runs: Run[]): boolean {
+  return brokers.some((b) => of(runs, b).length > 1);
+}
+
 /** Per broker, the median of a figure over its rounds. */
 export type Summary = Partial<Record<BrokerName, Record<string, number>>>;
 
@@ -109,6 +126,7 @@ function loadTable(
 ): { text: string; summary: Summary } {
   const rows: string[][] = [];
   const summary: Summary = {};
+  const rounds = multiRound(brokers, runs);
   for (const b of brokers) {
     const all = of<LoadMeasurement>(runs, b);
     if (all.length === 0) {
@@ -131,8 +149,32 @@ function loadTable(
     summary[b] = s;
     const sum = (f: (x: LoadMeasurement) => number) => all.reduce((n, x) => n + f(x), 0);
     const figures = latency
-      ? [ms(s.p50), ms(s.p95), ms(s.p99), ms(s.p999), ms(s.max)]
-      : [all.length > 1 ? all.map((x) => si(x.rate)).join(' ') : '', s.deliveriesPerRead.toFixed(1)];
+      ? [
+          ms(s.p50),
+          ms(s.p95),
+          ms(s.p99),
+          ...(rounds
+            ? [
+                spread(
+                  all.map((x) => x.latencyMs.p99),
+                  ms,
+                ),
+              ]
+            : []),
+          ms(s.p999),
+          ms(s.max),
+        ]
+      : [
+          ...(rounds
+            ? [
+                spread(
+                  all.map((x) => x.rate),
+                  si,
+                ),
+              ]
+            : []),
+          s.deliveriesPerRead.toFixed(1),
+        ];
     rows.push([
       b,
       si(s.rate),
@@ -150,7 +192,9 @@ function loadTable(
   const header = [
     'broker',
     unit,
-    ...(latency ? ['p50 ms', 'p95 ms', 'p99 ms', 'p99.9 ms', 'max ms'] : ['per round', 'per read']),
+    ...(latency
+      ? ['p50 ms', 'p95 ms', 'p99 ms', ...(rounds ? ['p99 min-max'] : []), 'p99.9 ms', 'max ms']
+      : [...(rounds ? ['min-max'] : []), 'per read']),
     'broker CPU',
     'gen CPU',
     'other CPU',
@@ -166,6 +210,7 @@ function loadTable(
 function retainedTable(brokers: BrokerName[], runs: Run[]): { text: string; summary: Summary } {
   const rows: string[][] = [];
   const summary: Summary = {};
+  const rounds = multiRound(brokers, runs);
   for (const b of brokers) {
     const all = of<RetainedMeasurement>(runs, b);
     if (all.length === 0) {
@@ -178,6 +223,14 @@ function retainedTable(brokers: BrokerName[], runs: Run[]): { text: string; summ
     rows.push([
       b,
       si(rate),
+      ...(rounds
+        ? [
+            spread(
+              all.map((x) => x.rate),
+              si,
+            ),
+          ]
+        : []),
       millis.map((x) => x.toFixed(0)).join(' '),
       ms(median(all.map((x) => x.storeMs))),
       all.every((x) => x.received.every((n) => n === x.received[0])) ? String(all[0]!.received[0]) : 'varies',
@@ -185,7 +238,10 @@ function retainedTable(brokers: BrokerName[], runs: Run[]): { text: string; summ
     ]);
   }
   return {
-    text: table(['broker', 'msg/s', 'ms per subscribe', 'store ms', 'received', 'dup'], rows),
+    text: table(
+      ['broker', 'msg/s', ...(rounds ? ['min-max'] : []), 'ms per subscribe', 'store ms', 'received', 'dup'],
+      rows,
+    ),
     summary,
   };
 }
@@ -193,6 +249,7 @@ function retainedTable(brokers: BrokerName[], runs: Run[]): { text: string; summ
 function idleTable(brokers: BrokerName[], runs: Run[]): { text: string; summary: Summary } {
   const rows: string[][] = [];
   const summary: Summary = {};
+  const rounds = multiRound(brokers, runs);
   for (const b of brokers) {
     const all = of<IdleMeasurement>(runs, b);
     if (all.length === 0) {
@@ -200,30 +257,77 @@ function idleTable(brokers: BrokerName[], runs: Run[]): { text: string; summary:
       continue;
     }
     const m = (f: (x: IdleMeasurement) => number) => median(all.map(f));
+    const lag = (f: (l: NonNullable<IdleMeasurement['loopLagMs']>) => number) =>
+      all.some((x) => x.loopLagMs !== null)
+        ? m((x) => (x.loopLagMs === null ? Number.NaN : f(x.loopLagMs)))
+        : Number.NaN;
     const s = {
       kbPerConnection: m((x) => x.kbPerConnection),
       connectRate: m((x) => x.connectRate),
+      pingP50: m((x) => x.pingMs.p50),
       pingP99: m((x) => x.pingMs.p99),
+      pingMax: m((x) => x.pingMs.max),
+      lagP99: lag((l) => l.p99),
+      lagMax: lag((l) => l.max),
+      holdCpu: m((x) => x.holdCpu),
     };
     summary[b] = s;
+    const kib = (v: number) => v.toFixed(2);
     rows.push([
       b,
       `${all[0]!.connected}/${all[0]!.connections}`,
-      s.kbPerConnection.toFixed(2),
+      kib(s.kbPerConnection),
+      ...(rounds
+        ? [
+            spread(
+              all.map((x) => x.kbPerConnection),
+              kib,
+            ),
+          ]
+        : []),
       si(s.connectRate),
+      ...(rounds
+        ? [
+            spread(
+              all.map((x) => x.connectRate),
+              si,
+            ),
+          ]
+        : []),
       `${Math.round(m((x) => x.rssBeforeMB))} -> ${Math.round(m((x) => x.rssAfterMB))} MB`,
-      pct(m((x) => x.holdCpu)),
-      ms(m((x) => x.pingMs.p50)),
+      pct(s.holdCpu),
+      ms(s.pingP50),
       ms(s.pingP99),
+      ...(rounds
+        ? [
+            spread(
+              all.map((x) => x.pingMs.p99),
+              ms,
+            ),
+          ]
+        : []),
+      ms(s.pingMax),
+      `${all.reduce((n, x) => n + x.keepalivePongs, 0)}/${all.reduce((n, x) => n + x.keepalivePings, 0)}`,
+      Number.isFinite(s.lagP99) ? `${ms(s.lagP99)} / ${ms(s.lagMax)}` : 'n/a',
     ]);
   }
-  return {
-    text: table(
-      ['broker', 'connected', 'KiB/conn', 'conn/s', 'broker RSS', 'CPU held', 'ping p50 ms', 'ping p99 ms'],
-      rows,
-    ),
-    summary,
-  };
+  const header = [
+    'broker',
+    'connected',
+    'KiB/conn',
+    ...(rounds ? ['min-max'] : []),
+    'conn/s',
+    ...(rounds ? ['min-max'] : []),
+    'broker RSS',
+    'CPU held',
+    'ping p50 ms',
+    'ping p99 ms',
+    ...(rounds ? ['min-max'] : []),
+    'ping max ms',
+    'keepalive PINGRESP/PINGREQ',
+    'loop lag p99 / max ms',
+  ];
+  return { text: table(header, rows), summary };
 }
 
 function ratioLine(summary: Summary, key: string, what: string, lowerIsBetter: boolean): string {
@@ -291,6 +395,28 @@ function storeLines(runs: Run[], summary: Summary): string[] {
   return ['aviary SQLite store, aviary.db + aviary.db-wal in KiB over the measured interval:', ...lines];
 }
 
+/** The closed-loop window and payload the run used, and where a 5.0 Receive Maximum lowered it. */
+function windowLines(runs: Run[]): string[] {
+  const load = runs.flatMap((r) =>
+    r.measurement?.kind === 'load' ? [{ b: r.broker, m: r.measurement }] : [],
+  );
+  const first = load[0]?.m;
+  if (first === undefined) return [];
+  const { min, max } = first.window;
+  const lines = [
+    `window: ${min === max ? min : `${min}-${max}`} messages per publisher end to end, ${first.payloadSize} B payloads`,
+  ];
+  const limited = new Map<string, number>();
+  for (const { b, m } of load) if (m.receiveMaximum < max) limited.set(b, m.receiveMaximum);
+  if (limited.size > 0) {
+    lines.push(
+      `incomplete QoS 1/2 flows per publisher capped by the broker's Receive Maximum (5.0 CONNACK): ` +
+        [...limited].map(([b, n]) => `${b} ${n}`).join(', '),
+    );
+  }
+  return lines;
+}
+
 export function scenarioReport(
   s: Scenario,
   brokers: BrokerName[],
@@ -315,6 +441,7 @@ export function scenarioReport(
       if (s.persistent) lines.push(ratioLine(body.summary, 'brokerCpu', 'broker CPU', true));
     }
     lines.push(...storeLines(runs, body.summary));
+    lines.push(...windowLines(runs));
   } else if (s.kind === 'retained') {
     body = retainedTable(brokers, runs);
     lines.push(ratioLine(body.summary, 'rate', 'msg/s', false));
@@ -322,6 +449,7 @@ export function scenarioReport(
     body = idleTable(brokers, runs);
     lines.push(ratioLine(body.summary, 'kbPerConnection', 'memory per connection', true));
     lines.push(ratioLine(body.summary, 'connectRate', 'connect rate', false));
+    lines.push(ratioLine(body.summary, 'pingP99', 'ping p99 during the hold', true));
   }
   const text = [
     `== ${s.name}: ${s.title}`,

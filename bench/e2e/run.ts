@@ -1,13 +1,16 @@
 /**
  * End-to-end benchmark: Aviary against Mosquitto and Aedes, side by side in one run, over
- * loopback, with our own load generator (raw sockets, worker threads, every delivery checked).
+ * loopback, with our own load generator (raw sockets, worker threads and processes, every
+ * delivery checked).
  *
- *   npm run bench:e2e -- <scenario|group>... [options]
- *   npm run bench:e2e -- --list
+ *   npm run bench -- <scenario|group>... [options]      (`npm run bench:e2e` is the same)
+ *   npm run bench -- --list
+ *   npm run bench:quick                                  (--quick: a smoke-sized run, < 3 min)
  *
- * Scenarios (scenarios.ts): fanin-qos0 fanin-qos1 fanout-qos0 fanout-qos1 p2p-qos0 p2p-qos1
- * p2p-qos0-100k p2p-qos1-100k latency-qos1 durable-qos1 durable-qos1-10 durable-qos1-max
- * durable-qos1-10-max retained idle; groups: core, durable, all.
+ * Scenarios (scenarios.ts): fanin-qos0 fanin-qos1 fanin-qos2 fanout-qos0 fanout-qos1
+ * fanout-qos2 p2p-qos0 p2p-qos1 p2p-qos2 p2p-qos0-100k p2p-qos1-100k latency-qos1 durable-qos1
+ * durable-qos1-10 durable-qos1-max durable-qos1-10-max retained idle; groups: core, qos2,
+ * durable, quick, all.
  *
  * Options:
  *   --brokers aviary,mosquitto,aedes   which brokers, in this order (default: these three;
@@ -15,22 +18,34 @@
  *   --cpu-prof          run Aviary under `node --cpu-prof`; profiles go to bench/e2e/results/prof/
  *   --set key=value     (repeatable) an Aviary configuration key for both Aviary variants, as an
  *                       AVIARY_* variable: `--set mqtt.max_inflight=128`, a what-if run
- *   --duration 10s      measured interval (idle: how long the connections are held, at most 5 s)
+ *   --duration 10s      measured interval of a load scenario
  *   --warmup 2s         load before measuring
- *   --rounds 1          repeat brokers in turn, A B C A B C ..., and report medians
- *   --workers 2         generator worker threads
- *   --window 100        per publisher: messages in flight end to end (and unacknowledged QoS 1)
+ *   --rounds 1          repeat brokers in turn, A B C A B C ..., and report medians and min-max
+ *   --workers 2         generator worker threads (load scenarios)
+ *   --window 100        per publisher: messages in flight end to end (and incomplete QoS 1/2 flows)
+ *   --inflight-bytes 64MiB  most payload bytes in flight end to end over all publishers: lowers
+ *                       the window of big payloads (scenarios.ts, windowFor)
+ *   --payload 16        payload size of the load scenarios: bytes, or with a unit (1KiB, 64KiB)
  *   --batch 64          most PUBLISH frames a publisher writes at once
  *   --mqtt 3.1.1|5      protocol version of every client (default 3.1.1)
  *   --publishers N --subscribers N --extra-subs N --rate N     override a load scenario's sizes
- *   --retained N --connections N                               the same for retained and idle
+ *   --retained N        the same for retained
+ *   --connections N     idle: connections (default 19,500)
+ *   --hold 30s          idle: how long the connections are held while the probe pings
+ *   --keepalive 30s     idle: Keep Alive of the connections; each sends one PINGREQ per period
+ *   --procs N           idle: generator processes (default ceil(connections / 8,000))
+ *   --quick             the `quick` group, 2 s measured after 1 s warm-up, 2,000 idle
+ *                       connections held 5 s with a 10 s keep-alive (other options still apply)
+ *   --results FILE      the JSON-lines log to append to (default bench/results/e2e.jsonl)
  *   --no-build          use (a copy of) the existing dist/ (default: build a private copy first)
  *   --record            name the JSON file recorded-<time>.json, to be committed
  *   --list              print the scenarios and exit
  *
- * Every run writes bench/e2e/results/<time>-<scenarios>.json (machine, options, every
- * measurement, medians and ratios); that folder is gitignored except recorded-*.json.
- * docs/benchmarks.md ("End-to-end") explains the method and records a run.
+ * Every run appends one JSON line per measurement and one summary line per scenario to
+ * bench/results/e2e.jsonl (results.ts; machine, Node, commit, options on every line), and
+ * writes the whole run as one file, bench/e2e/results/<time>-<scenarios>.json (gitignored
+ * except recorded-*.json, which docs/benchmarks.md cites). docs/benchmarks.md ("End-to-end")
+ * explains the method and records runs.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -49,10 +64,28 @@ import {
 } from './brokers.js';
 import { type RunOptions, runScenario } from './coordinator.js';
 import { machine, machineText, type Run, scenarioReport } from './report.js';
-import { durableTitle, GROUPS, SCENARIOS, type Scenario } from './scenarios.js';
+import { ResultLog } from './results.js';
+import { durableTitle, GROUPS, idleTitle, SCENARIOS, type Scenario } from './scenarios.js';
+import { HEADER_SIZE } from './track.js';
 import { parseDuration } from './util.js';
 
-const DEFAULTS = { duration: '10s', warmup: '2s', rounds: '1', workers: '2', window: '100', batch: '64' };
+const DEFAULTS = {
+  duration: '10s',
+  warmup: '2s',
+  rounds: '1',
+  workers: '2',
+  window: '100',
+  batch: '64',
+  payload: '16',
+  inflightBytes: '64MiB',
+  hold: '30s',
+  keepalive: '30s',
+};
+/** --quick: the smoke-sized run of `npm run bench:quick`. */
+const QUICK = { duration: '2s', warmup: '1s', connections: '2000', hold: '5s', keepalive: '10s' };
+const RESULTS_FILE = 'bench/results/e2e.jsonl';
+/** Mosquitto's default max_inflight_messages (brokers.ts, mosquittoConfig). */
+const MOSQUITTO_DEFAULT_INFLIGHT = 20;
 const LATENCY_STRIDE = 16;
 const PAUSE_BETWEEN_RUNS_MS = 500;
 
@@ -60,12 +93,19 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     brokers: { type: 'string' },
-    duration: { type: 'string', default: DEFAULTS.duration },
-    warmup: { type: 'string', default: DEFAULTS.warmup },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
     rounds: { type: 'string', default: DEFAULTS.rounds },
     workers: { type: 'string', default: DEFAULTS.workers },
     window: { type: 'string', default: DEFAULTS.window },
     batch: { type: 'string', default: DEFAULTS.batch },
+    payload: { type: 'string', default: DEFAULTS.payload },
+    'inflight-bytes': { type: 'string', default: DEFAULTS.inflightBytes },
+    hold: { type: 'string' },
+    keepalive: { type: 'string' },
+    procs: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    results: { type: 'string', default: RESULTS_FILE },
     mqtt: { type: 'string', default: '3.1.1' },
     publishers: { type: 'string' },
     subscribers: { type: 'string' },
@@ -82,8 +122,34 @@ const { values, positionals } = parseArgs({
 });
 
 function die(message: string): never {
-  process.stderr.write(`bench:e2e: ${message}\n`);
+  process.stderr.write(`bench: ${message}\n`);
   process.exit(2);
+}
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KiB|KB|k|MiB|MB|M)?$/i;
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kib: 1024,
+  kb: 1024,
+  k: 1024,
+  mib: 2 ** 20,
+  mb: 2 ** 20,
+  m: 2 ** 20,
+};
+
+/** "16", "1KiB", "64KiB", "64MiB": bytes (KB and MB are read as KiB and MiB). */
+function bytes(name: string, text: string): number {
+  const m = SIZE.exec(text.trim());
+  if (m === null) die(`--${name} ${text}: expected bytes, or a size such as 1KiB or 64KiB`);
+  return Math.round(Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]!);
+}
+
+function duration(name: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch {
+    return die(`--${name} ${text}: expected a duration such as 500ms, 10s, 2m`);
+  }
 }
 
 function int(name: string, text: string | undefined, min = 1): number | undefined {
@@ -92,6 +158,20 @@ function int(name: string, text: string | undefined, min = 1): number | undefine
   if (!Number.isInteger(n) || n < min) die(`--${name} must be an integer >= ${min}`);
   return n;
 }
+
+const quick = values.quick;
+if (quick) {
+  values.duration ??= QUICK.duration;
+  values.warmup ??= QUICK.warmup;
+  values.connections ??= QUICK.connections;
+  values.hold ??= QUICK.hold;
+  values.keepalive ??= QUICK.keepalive;
+  if (positionals.length === 0) positionals.push('quick');
+}
+values.duration ??= DEFAULTS.duration;
+values.warmup ??= DEFAULTS.warmup;
+values.hold ??= DEFAULTS.hold;
+values.keepalive ??= DEFAULTS.keepalive;
 
 if (values.list || positionals.length === 0) {
   for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(16)} ${s.title}\n`);
@@ -132,7 +212,7 @@ function applyOverrides(s: Scenario): Scenario {
       : { ...s, count, title: `${count} retained messages delivered on one wildcard subscribe` };
   }
   const connections = int('connections', values.connections) ?? s.connections;
-  return connections === s.connections ? s : { ...s, connections, title: `${connections} idle connections` };
+  return connections === s.connections ? s : { ...s, connections, title: idleTitle(connections) };
 }
 
 const anyDurable = scenarios.some((s) => s.kind === 'load' && s.persistent);
@@ -147,14 +227,21 @@ if (version === 5 && brokers.includes('aedes')) {
   process.stdout.write('aedes 1.2 speaks MQTT 3.1.1 only: left out of this --mqtt 5 run\n');
   brokers = brokers.filter((b) => b !== 'aedes');
 }
+const payloadSize = bytes('payload', values.payload);
+if (payloadSize < HEADER_SIZE) die(`--payload must be at least ${HEADER_SIZE} bytes (the header, track.ts)`);
 const options: RunOptions = {
-  durationMs: parseDuration(values.duration),
-  warmupMs: parseDuration(values.warmup),
+  durationMs: duration('duration', values.duration),
+  warmupMs: duration('warmup', values.warmup),
   workers: int('workers', values.workers)!,
   window: int('window', values.window)!,
   batchMax: int('batch', values.batch)!,
   latencyStride: LATENCY_STRIDE,
   version,
+  payloadSize,
+  inflightBytes: bytes('inflight-bytes', values['inflight-bytes']),
+  holdMs: duration('hold', values.hold),
+  keepaliveSeconds: Math.max(1, Math.round(duration('keepalive', values.keepalive) / 1000)),
+  procs: int('procs', values.procs) ?? 0,
 };
 const rounds = int('rounds', values.rounds)!;
 
@@ -205,12 +292,35 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const info = machine();
 process.stdout.write(`${machineText(info)}\n`);
+const anyIdle = scenarios.some((s) => s.kind === 'idle');
 process.stdout.write(
-  `options: ${values.duration} measured after ${values.warmup} warm-up, ${rounds} round(s), ${options.workers} generator workers, ` +
-    `window ${options.window}, batch ${options.batchMax}, MQTT ${values.mqtt}, 16 B payloads` +
+  `options: ${values.duration} measured after ${values.warmup} warm-up, ${rounds} round(s) (brokers in turn per round), ` +
+    `${options.workers} generator workers, window ${options.window} (in flight at most ${values['inflight-bytes']} in all), ` +
+    `batch ${options.batchMax}, MQTT ${values.mqtt}, ${payloadSize} B payloads` +
+    (anyIdle
+      ? `; idle: hold ${values.hold}, keep-alive ${options.keepaliveSeconds} s, ` +
+        `${options.procs > 0 ? options.procs : 'ceil(N / 8000)'} generator processes`
+      : '') +
     (values.set.length > 0 ? `, Aviary with ${values.set.join(' ')}` : '') +
     '\n\n',
 );
+const runId = `${new Date().toISOString()}-${process.pid}`;
+const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
+const jsonOptions = {
+  ...options,
+  rounds,
+  brokers,
+  mqtt: values.mqtt,
+  aviarySet: values.set,
+  quick,
+  inflightBytesText: values['inflight-bytes'],
+};
+const log = new ResultLog(path.resolve(ROOT, values.results), {
+  run: runId,
+  machine: info,
+  options: jsonOptions,
+  command,
+});
 
 const results: unknown[] = [];
 for (const s of scenarios) {
@@ -225,15 +335,19 @@ for (const s of scenarios) {
           cpuProfDir,
           aviaryEnv,
           aviaryRoot,
+          mosquittoMaxInflight:
+            s.kind === 'load' && s.qos === 2 ? Math.max(MOSQUITTO_DEFAULT_INFLIGHT, options.window) : null,
         });
         const measurement = await runScenario(s, broker, options);
         runs.push({ broker: b, round, measurement, loadAverage });
+        log.measurement(s, runs[runs.length - 1]!);
         process.stdout.write(
           `  ${s.name} ${b} round ${round}: ${oneLine(measurement)} (load ${loadAverage.toFixed(2)})\n`,
         );
       } catch (error) {
         const message = (error as Error).message.split('\n')[0]!;
         runs.push({ broker: b, round, measurement: null, error: message, loadAverage });
+        log.measurement(s, runs[runs.length - 1]!);
         process.stdout.write(`  ${s.name} ${b} round ${round}: FAILED ${message}\n`);
       } finally {
         await broker?.stop();
@@ -242,6 +356,7 @@ for (const s of scenarios) {
     }
   }
   const { text, summary } = scenarioReport(s, brokers, runs);
+  log.summary(s, brokers, summary);
   process.stdout.write(`\n${text}\n\n`);
   results.push({ scenario: s, runs, summary });
 }
@@ -253,12 +368,21 @@ function oneLine(m: Awaited<ReturnType<typeof runScenario>>): string {
       `${Math.round(m.rate)}/s, broker ${Math.round(m.cpu.broker)}% gen ${Math.round(m.cpu.generator)}% ` +
       `other ${Math.round(m.cpu.other)}%, p50 ${m.latencyMs.p50.toFixed(3)} p99 ${m.latencyMs.p99.toFixed(3)} ms, ` +
       `lost ${c.lost} dup ${c.duplicates} reord ${c.reordered} of ${c.expected}, drain ${Math.round(m.drainMs)} ms` +
-      (m.errors.length > 0 ? `, ${m.errors.length} errors` : '')
+      (m.errors.length > 0 ? `, ${m.errors.length} errors: ${m.errors[0]}` : '')
     );
   }
   if (m.kind === 'retained')
     return `${Math.round(m.rate)} msg/s (ms: ${m.millis.map((x) => x.toFixed(1)).join(' ')})`;
-  return `${m.kbPerConnection.toFixed(2)} KiB/conn, ${Math.round(m.connectRate)} conn/s, ping p99 ${m.pingMs.p99.toFixed(3)} ms`;
+  const lag =
+    m.loopLagMs === null
+      ? ''
+      : `, loop lag p99 ${m.loopLagMs.p99.toFixed(1)} max ${m.loopLagMs.max.toFixed(1)} ms`;
+  return (
+    `${m.connected}/${m.connections} connected by ${m.procs} processes, ${m.kbPerConnection.toFixed(2)} KiB/conn, ` +
+    `${Math.round(m.connectRate)} conn/s, ping p50 ${m.pingMs.p50.toFixed(3)} p99 ${m.pingMs.p99.toFixed(3)} ` +
+    `max ${m.pingMs.max.toFixed(1)} ms, keepalive ${m.keepalivePongs}/${m.keepalivePings}${lag}` +
+    (m.errors.length > 0 ? `, ${m.errors.length} errors: ${m.errors[0]}` : '')
+  );
 }
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -268,8 +392,9 @@ const label = positionals.join('+').replace(/[^a-z0-9+-]/gi, '_');
 const file = path.join(dir, values.record ? `recorded-${stamp}-${label}.json` : `${stamp}-${label}.json`);
 const record = {
   machine: { ...info, loadAverageAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100) },
-  command: `npm run bench:e2e -- ${process.argv.slice(2).join(' ')}`,
-  options: { ...options, rounds, brokers, mqtt: values.mqtt, aviarySet: values.set },
+  run: runId,
+  command,
+  options: jsonOptions,
   results,
 };
 writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
@@ -280,6 +405,6 @@ if (values.record) {
     stdio: 'ignore',
   });
 }
-process.stdout.write(`results: ${path.relative(ROOT, file)}\n`);
+process.stdout.write(`results: ${path.relative(ROOT, file)}; appended to ${path.relative(ROOT, log.file)}\n`);
 if (cpuProfDir !== null)
   process.stdout.write(`CPU profiles of Aviary: ${path.relative(ROOT, cpuProfDir)}/\n`);

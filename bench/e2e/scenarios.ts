@@ -10,12 +10,21 @@
  *              `noise/<j>/x`: they share the benchmark's first levels, so the broker's trie
  *              walks through them, but none matches a 3-level `bench/p2p/<i>` (a `#` matches its
  *              parent level, here 4 levels deep, never 3) [MQTT-4.7.1-2]
+ *   qos2       fan-in, fan-out and p2p at QoS 2 both ways: the publisher's flow is PUBLISH,
+ *              PUBREC, PUBREL, PUBCOMP (its window counts a message until PUBCOMP), the
+ *              subscriber answers PUBLISH with PUBREC and PUBREL with PUBCOMP (load-worker.ts)
  *   durable    (issue 5) QoS 1 both ways to subscribers with persistent sessions: 10 publishers
  *              fan in to one subscriber, or 10 pairs (p2p), at 20,000 msg/s offered in total
  *              (open loop) or in a closed loop; the brokers run with their stores on
  *              (brokers.ts), and Aviary also with its memory store (aviary-memory)
  * Clients are spread over the workers round robin; publisher i goes to the worker after
  * subscriber i's, so a p2p pair crosses threads.
+ *
+ * Windows and payload sizes: with --payload 64KiB, 1,000 subscribers x 100 messages in flight
+ * would be 6.5 GB queued between publisher and subscribers. So --inflight-bytes (default
+ * 64 MiB) bounds the whole run's end-to-end in-flight bytes: each publisher's window is
+ * --window, lowered to its share (inflight-bytes / publishers) divided by the bytes one of its
+ * messages puts in flight (frame size x fanout), and at least 1 (windowFor).
  */
 
 import type { QoS } from '../../src/protocol/index.js';
@@ -66,7 +75,12 @@ const EXTRA_SUBSCRIPTIONS = 100_000;
 const LATENCY_RATE = 5000;
 const RETAINED_COUNT = 10_000;
 const RETAINED_REPEATS = 5;
-const IDLE_CONNECTIONS = 10_000;
+/**
+ * Connections of the idle scenario: this machine's hard open-file limit is 20,000 per process
+ * (the broker holds one descriptor per connection, plus its own); --connections raises it where
+ * the OS allows (idle.ts spreads the generator's side over processes).
+ */
+export const IDLE_CONNECTIONS = 19_500;
 /** Non-matching filters held by one noise client. */
 export const NOISE_FILTERS_PER_CLIENT = 10_000;
 /** Distinct second-level values the noise filters cycle through. */
@@ -134,6 +148,9 @@ export const SCENARIOS: readonly Scenario[] = [
   load('fanin-qos1', 'fan-in', 1, FAN_IN_PUBLISHERS, 1),
   load('fanout-qos0', 'fan-out', 0, 1, FAN_OUT_SUBSCRIBERS),
   load('fanout-qos1', 'fan-out', 1, 1, FAN_OUT_SUBSCRIBERS),
+  load('fanin-qos2', 'fan-in', 2, FAN_IN_PUBLISHERS, 1),
+  load('fanout-qos2', 'fan-out', 2, 1, FAN_OUT_SUBSCRIBERS),
+  load('p2p-qos2', 'p2p', 2, PAIRS, PAIRS),
   load('p2p-qos0', 'p2p', 0, PAIRS, PAIRS),
   load('p2p-qos1', 'p2p', 1, PAIRS, PAIRS),
   load('p2p-qos0-100k', 'p2p', 0, PAIRS, PAIRS, EXTRA_SUBSCRIPTIONS),
@@ -153,14 +170,21 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'idle',
     name: 'idle',
-    title: `${IDLE_CONNECTIONS} idle connections: memory per connection, connect rate`,
+    title: idleTitle(IDLE_CONNECTIONS),
     connections: IDLE_CONNECTIONS,
   },
 ];
 
+export function idleTitle(connections: number): string {
+  return `${connections} idle connections keeping alive: memory per connection, connect rate, responsiveness`;
+}
+
 export const GROUPS: Readonly<Record<string, readonly string[]>> = {
   core: ['fanin-qos0', 'fanin-qos1', 'fanout-qos0', 'fanout-qos1', 'p2p-qos0', 'p2p-qos1', 'latency-qos1'],
+  qos2: ['fanin-qos2', 'fanout-qos2', 'p2p-qos2'],
   durable: ['durable-qos1', 'durable-qos1-10', 'durable-qos1-max', 'durable-qos1-10-max'],
+  /** `npm run bench:quick` (run.ts --quick: short durations, 2,000 idle connections). */
+  quick: ['fanin-qos0', 'p2p-qos1', 'fanout-qos0', 'latency-qos1', 'retained', 'idle'],
   all: SCENARIOS.map((s) => s.name),
 };
 
@@ -191,6 +215,23 @@ export interface LoadOptions {
   window: number;
   batchMax: number;
   latencyStride: number;
+  /** Payload bytes per message (track.ts HEADER_SIZE at least). */
+  payloadSize: number;
+  /** Most payload bytes in flight end to end over all publishers (closed loop). */
+  inflightBytes: number;
+}
+
+/** Bytes of a PUBLISH frame besides its payload and topic: fixed header, length, packet id, properties. */
+const FRAME_OVERHEAD = 8;
+
+/**
+ * A closed-loop publisher's window in messages (see the header): --window, or fewer when its
+ * share of --inflight-bytes cannot hold that many of its messages at every subscriber.
+ */
+export function windowFor(s: LoadScenario, fanout: number, topic: string, o: LoadOptions): number {
+  const frame = o.payloadSize + topic.length + FRAME_OVERHEAD;
+  const share = o.inflightBytes / Math.max(1, s.publishers);
+  return Math.max(1, Math.min(o.window, Math.floor(share / (frame * Math.max(1, fanout)))));
 }
 
 /** Splits a load scenario into one plan per worker. */
@@ -217,6 +258,7 @@ export function loadPlans(s: LoadScenario, conn: ConnectionSettings, o: LoadOpti
     clientId: `p${i}`,
     topic: pubTopic(i),
     fanout: fanout[i]!,
+    window: windowFor(s, fanout[i]!, pubTopic(i), o),
   }));
   const noise: NoisePlan[] = [];
   for (let first = 0, k = 0; first < s.extraSubscriptions; first += NOISE_FILTERS_PER_CLIENT, k++) {
@@ -232,7 +274,7 @@ export function loadPlans(s: LoadScenario, conn: ConnectionSettings, o: LoadOpti
     kind: 'load' as const,
     qos: s.qos,
     mode: s.rate === null ? ('closed' as const) : ('rate' as const),
-    window: o.window,
+    payloadSize: o.payloadSize,
     ratePerPublisher: s.publishers > 0 ? rate / s.publishers : 0,
     batchMax: o.batchMax,
     latencyStride: s.rate === null ? o.latencyStride : 1,

@@ -27,9 +27,13 @@ export const Phase = {
 export const WorkerCell = {
   Deliveries: 0,
   Published: 1,
+  /** Completed publisher flows: PUBACKs (QoS 1) and PUBCOMPs (QoS 2) received. */
   Pubacks: 2,
   Errors: 3,
-  /** QoS 1 PUBLISHes sent and not yet acknowledged. */
+  /**
+   * QoS 1/2 flows not yet complete: PUBLISHes sent without their PUBACK or PUBCOMP, and QoS 2
+   * deliveries whose PUBREL has not arrived yet (the drain waits for both).
+   */
   Inflight: 4,
   /** Socket reads by subscribers (deliveries / reads shows how a broker batches its writes). */
   Reads: 5,
@@ -91,6 +95,11 @@ export interface PublisherPlan {
   topic: string;
   /** How many subscribers receive each of its messages. */
   fanout: number;
+  /**
+   * Its closed-loop window in messages: --window, lowered so that its share of --inflight-bytes
+   * holds `window x fanout` payloads (scenarios.ts, windowFor), at least 1.
+   */
+  window: number;
 }
 
 export interface SubscriberPlan {
@@ -119,7 +128,8 @@ export interface LoadPlan extends ConnectionSettings {
   qos: QoS;
   /** closed: keep `window` messages per publisher in flight end to end; rate: open loop. */
   mode: 'closed' | 'rate';
-  window: number;
+  /** Payload bytes of every message (HEADER_SIZE and padding, track.ts). */
+  payloadSize: number;
   /** Messages per second per publisher (rate mode). */
   ratePerPublisher: number;
   /** Most frames written per publisher per turn. */
@@ -143,20 +153,21 @@ export interface RetainedPlan extends ConnectionSettings {
   subscribeQos: QoS;
 }
 
+/** One generator process's share of the idle scenario (idle.ts, idle-proc.ts). */
 export interface IdlePlan extends ConnectionSettings {
   kind: 'idle';
-  /** Global index of this worker's first connection, and how many it opens. */
+  /** Global index of this process's first connection, and how many it opens. */
   first: number;
   count: number;
+  /** Most CONNECT handshakes in progress at once in this process. */
   concurrency: number;
-  /** Source addresses to spread connections over. */
+  /** Source addresses (127.0.0.x) to spread the connections over. */
   sourceAddresses: string[];
-  /** This worker also runs the ping probe during the hold. */
-  pinger: boolean;
-  pingIntervalMs: number;
+  /** Keep Alive of every connection; each sends a PINGREQ once per period. */
+  keepaliveSeconds: number;
 }
 
-export type Plan = LoadPlan | RetainedPlan | IdlePlan;
+export type Plan = LoadPlan | RetainedPlan;
 
 export interface WorkerData {
   worker: number;
@@ -173,8 +184,6 @@ export type Command =
   | { cmd: 'start' }
   | { cmd: 'stop' }
   | { cmd: 'report' }
-  | { cmd: 'ping-start' }
-  | { cmd: 'ping-stop' }
   | { cmd: 'close' };
 
 export interface LoadReport {
@@ -182,6 +191,8 @@ export interface LoadReport {
   /** Latency samples in microseconds (recorded while measuring). */
   latencies: Float64Array;
   errors: string[];
+  /** The lowest 5.0 Receive Maximum the broker gave this worker's publishers (65,535: none). */
+  receiveMaximum: number;
 }
 
 export interface RetainedReport {
@@ -196,10 +207,14 @@ export interface RetainedReport {
 
 export interface IdleReport {
   connected: number;
-  /** Monotonic microseconds of the first connect attempt and the last CONNACK. */
+  /** Monotonic microseconds (CLOCK_MONOTONIC, shared by every process) of the first connect attempt and the last CONNACK. */
   firstStart: number;
   lastConnack: number;
-  pings: Float64Array;
+  /** Keep-alive PINGREQs sent by the connections, and PINGRESPs received for them. */
+  keepalivePings: number;
+  keepalivePongs: number;
+  /** Slowest keep-alive round trip, microseconds. */
+  keepaliveMaxMicros: number;
   errors: string[];
 }
 

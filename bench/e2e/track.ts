@@ -1,11 +1,12 @@
 /**
  * What every benchmark message carries, and how a subscriber checks what it received.
  *
- * Payload (16 bytes, big-endian):
+ * Payload (--payload bytes, at least HEADER_SIZE = 16; big-endian):
  *   0..3   publisher index (global across the generator's workers)
  *   4..7   sequence number, 0, 1, 2, ... per publisher
  *   8..15  send time, float64 microseconds of the monotonic clock (process.hrtime), which is
  *          the same clock in every thread of the generator process
+ *   16..   zero padding up to the payload size (1 KiB, 64 KiB ...)
  *
  * A subscriber keeps, per publisher it expects, a bitmap of the sequence numbers it has seen
  * and the highest one. From that, exactly:
@@ -16,7 +17,9 @@
  * The bitmaps hold one bit per expected delivery, so even 10 M deliveries cost ~1.2 MB.
  */
 
-export const PAYLOAD_SIZE = 16;
+/** The header every payload starts with; also the default payload size (16 B, issue 8's table). */
+export const HEADER_SIZE = 16;
+export const PAYLOAD_SIZE = HEADER_SIZE;
 export const OFFSET_PUBLISHER = 0;
 export const OFFSET_SEQ = 4;
 export const OFFSET_TIME = 8;

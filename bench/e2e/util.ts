@@ -64,6 +64,29 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
   return sorted[rank]!;
 }
 
+export interface Percentiles {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** Percentiles of samples, each multiplied by `scale`. */
+export function percentiles(samples: Float64Array, scale = 1): Percentiles {
+  const sorted = samples.slice().sort();
+  const at = (q: number) => quantile(sorted, q) * scale;
+  return {
+    count: sorted.length,
+    p50: at(0.5),
+    p95: at(0.95),
+    p99: at(0.99),
+    p999: at(0.999),
+    max: sorted.length > 0 ? sorted[sorted.length - 1]! * scale : Number.NaN,
+  };
+}
+
 export function median(values: readonly number[]): number {
   const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (finite.length === 0) return Number.NaN;

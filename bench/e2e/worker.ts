@@ -6,7 +6,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { LoadWorker } from './load-worker.js';
-import { IdleWorker, runRetained } from './other-workers.js';
+import { runRetained } from './other-workers.js';
 import { type Command, Counters, type Event, type WorkerData } from './shared.js';
 
 const data = workerData as WorkerData;
@@ -14,7 +14,6 @@ const port = parentPort!;
 const counters = new Counters(data.counters, data.workers, data.publishersTotal);
 const plan = data.plan;
 const load = plan.kind === 'load' ? new LoadWorker(data.worker, plan, counters) : null;
-const idle = plan.kind === 'idle' ? new IdleWorker(plan) : null;
 
 const send = (event: Event): void => port.postMessage(event);
 
@@ -22,7 +21,6 @@ async function handle(command: Command): Promise<void> {
   switch (command.cmd) {
     case 'setup':
       await load?.setup();
-      await idle?.setup();
       return send({ ev: 'ready' });
     case 'connect-publishers':
       await load?.connectPublishers();
@@ -34,20 +32,13 @@ async function handle(command: Command): Promise<void> {
     case 'stop':
       load?.stop();
       return send({ ev: 'ready' });
-    case 'ping-start':
-      idle?.startPings();
-      return send({ ev: 'ready' });
-    case 'ping-stop':
-      await idle?.stopPings();
-      return send({ ev: 'ready' });
     case 'report': {
-      const report = load?.report() ?? idle?.report();
+      const report = load?.report();
       if (report === undefined) return send({ ev: 'error', message: `no report for ${plan.kind}` });
       return send({ ev: 'report', report });
     }
     case 'close':
       await load?.close();
-      await idle?.close();
       send({ ev: 'done' });
       port.close();
       return;
