@@ -59,6 +59,8 @@ export interface BrokerOptions {
   persistent: boolean;
   /** Run Aviary's node with --cpu-prof, writing its profile into this directory at exit. */
   cpuProfDir: string | null;
+  /** More node options for Aviary's process (run.ts --node-args). */
+  nodeArgs: readonly string[];
   /** More AVIARY_* variables for both Aviary variants (run.ts --set), e.g. for a what-if run. */
   aviaryEnv: Record<string, string>;
   /** Where Aviary's bin/aviary.js and dist/ are (run.ts's private copy of the build). */
@@ -236,7 +238,7 @@ function spawnBroker(name: BrokerName, port: number, apiPort: number, options: B
             ];
       const child = spawn(
         process.execPath,
-        [...profile, path.join(options.aviaryRoot, 'bin/aviary.js'), 'start'],
+        [...options.nodeArgs, ...profile, path.join(options.aviaryRoot, 'bin/aviary.js'), 'start'],
         {
           cwd: ROOT,
           env: cleanEnv({

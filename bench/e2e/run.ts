@@ -16,6 +16,8 @@
  *   --brokers aviary,mosquitto,aedes   which brokers, in this order (default: these three;
  *                       with a durable scenario, aviary,aviary-memory,mosquitto,aedes)
  *   --cpu-prof          run Aviary under `node --cpu-prof`; profiles go to bench/e2e/results/prof/
+ *   --node-args "..."   more node/V8 options for Aviary's process (a what-if run, e.g.
+ *                       "--max-semi-space-size=32")
  *   --set key=value     (repeatable) an Aviary configuration key for both Aviary variants, as an
  *                       AVIARY_* variable: `--set mqtt.max_inflight=128`, a what-if run
  *   --duration 10s      measured interval of a load scenario
@@ -117,6 +119,7 @@ const { values, positionals } = parseArgs({
     record: { type: 'boolean', default: false },
     list: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    'node-args': { type: 'string', default: '' },
     set: { type: 'string', multiple: true, default: [] },
   },
 });
@@ -333,6 +336,7 @@ for (const s of scenarios) {
         broker = await startBroker(b, {
           persistent: s.kind === 'load' && s.persistent,
           cpuProfDir,
+          nodeArgs: values['node-args'].split(' ').filter((a) => a.length > 0),
           aviaryEnv,
           aviaryRoot,
           mosquittoMaxInflight:
