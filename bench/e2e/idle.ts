@@ -61,6 +61,11 @@ export interface IdleMeasurement {
   procs: number;
   /** (RSS after connecting and settling - RSS before) / connected, in KiB. */
   kbPerConnection: number;
+  /**
+   * The same at the end of the hold: a Node broker's young generation grows during the connect
+   * storm and V8 gives it back only after some quiet seconds (its memory reducer).
+   */
+  kbPerConnectionEnd: number;
   connectRate: number;
   connectSeconds: number;
   rssBeforeMB: number;
@@ -226,6 +231,7 @@ export async function runIdle(
       connected,
       procs,
       kbPerConnection: (rssAfter - rssBefore) / KIB / Math.max(1, connected),
+      kbPerConnectionEnd: (rssEnd - rssBefore) / KIB / Math.max(1, connected),
       connectRate: connected / connectSeconds,
       connectSeconds,
       rssBeforeMB: rssBefore / MIB,

@@ -263,6 +263,7 @@ function idleTable(brokers: BrokerName[], runs: Run[]): { text: string; summary:
         : Number.NaN;
     const s = {
       kbPerConnection: m((x) => x.kbPerConnection),
+      kbPerConnectionEnd: m((x) => x.kbPerConnectionEnd),
       connectRate: m((x) => x.connectRate),
       pingP50: m((x) => x.pingMs.p50),
       pingP99: m((x) => x.pingMs.p99),
@@ -285,6 +286,7 @@ function idleTable(brokers: BrokerName[], runs: Run[]): { text: string; summary:
             ),
           ]
         : []),
+      kib(s.kbPerConnectionEnd),
       si(s.connectRate),
       ...(rounds
         ? [
@@ -294,7 +296,7 @@ function idleTable(brokers: BrokerName[], runs: Run[]): { text: string; summary:
             ),
           ]
         : []),
-      `${Math.round(m((x) => x.rssBeforeMB))} -> ${Math.round(m((x) => x.rssAfterMB))} MB`,
+      `${Math.round(m((x) => x.rssBeforeMB))} -> ${Math.round(m((x) => x.rssAfterMB))} -> ${Math.round(m((x) => x.rssEndMB))} MB`,
       pct(s.holdCpu),
       ms(s.pingP50),
       ms(s.pingP99),
@@ -316,9 +318,10 @@ function idleTable(brokers: BrokerName[], runs: Run[]): { text: string; summary:
     'connected',
     'KiB/conn',
     ...(rounds ? ['min-max'] : []),
+    'KiB/conn at end',
     'conn/s',
     ...(rounds ? ['min-max'] : []),
-    'broker RSS',
+    'broker RSS before -> after -> end',
     'CPU held',
     'ping p50 ms',
     'ping p99 ms',
@@ -448,6 +451,9 @@ export function scenarioReport(
   } else {
     body = idleTable(brokers, runs);
     lines.push(ratioLine(body.summary, 'kbPerConnection', 'memory per connection', true));
+    lines.push(
+      ratioLine(body.summary, 'kbPerConnectionEnd', 'memory per connection at the end of the hold', true),
+    );
     lines.push(ratioLine(body.summary, 'connectRate', 'connect rate', false));
     lines.push(ratioLine(body.summary, 'pingP99', 'ping p99 during the hold', true));
   }

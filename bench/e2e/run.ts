@@ -382,7 +382,7 @@ function oneLine(m: Awaited<ReturnType<typeof runScenario>>): string {
       ? ''
       : `, loop lag p99 ${m.loopLagMs.p99.toFixed(1)} max ${m.loopLagMs.max.toFixed(1)} ms`;
   return (
-    `${m.connected}/${m.connections} connected by ${m.procs} processes, ${m.kbPerConnection.toFixed(2)} KiB/conn, ` +
+    `${m.connected}/${m.connections} connected by ${m.procs} processes, ${m.kbPerConnection.toFixed(2)} KiB/conn (${m.kbPerConnectionEnd.toFixed(2)} at the end), ` +
     `${Math.round(m.connectRate)} conn/s, ping p50 ${m.pingMs.p50.toFixed(3)} p99 ${m.pingMs.p99.toFixed(3)} ` +
     `max ${m.pingMs.max.toFixed(1)} ms, keepalive ${m.keepalivePongs}/${m.keepalivePings}${lag}` +
     (m.errors.length > 0 ? `, ${m.errors.length} errors: ${m.errors[0]}` : '')
