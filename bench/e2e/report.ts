@@ -89,6 +89,8 @@ export interface Run {
   measurement: Measurement | null;
   error?: string;
   loadAverage: number;
+  /** Generator threads of a load scenario. */
+  workers?: number;
 }
 
 const pct = (v: number) => `${Math.round(v)}%`;

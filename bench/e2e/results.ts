@@ -65,6 +65,8 @@ export class ResultLog {
       type: 'measurement',
       scenario: s.name,
       title: s.title,
+      // Generator threads actually used (a scenario may fix its own: LoadScenario.workers).
+      ...(r.workers === undefined ? {} : { workers: r.workers }),
       broker: r.broker,
       round: r.round,
       measurement: r.measurement,

@@ -16,14 +16,14 @@
  *   --brokers aviary,mosquitto,aedes   which brokers, in this order (default: these three;
  *                       with a durable scenario, aviary,aviary-memory,mosquitto,aedes)
  *   --cpu-prof          run Aviary under `node --cpu-prof`; profiles go to bench/e2e/results/prof/
- *   --node-args "..."   more node/V8 options for Aviary's process (a what-if run, e.g.
+ *   --node-args="..."   more node/V8 options for Aviary's process (a what-if run, e.g.
  *                       "--max-semi-space-size=32")
  *   --set key=value     (repeatable) an Aviary configuration key for both Aviary variants, as an
  *                       AVIARY_* variable: `--set mqtt.max_inflight=128`, a what-if run
  *   --duration 10s      measured interval of a load scenario
  *   --warmup 2s         load before measuring
  *   --rounds 1          repeat brokers in turn, A B C A B C ..., and report medians and min-max
- *   --workers 2         generator worker threads (load scenarios)
+ *   --workers 2         generator worker threads (load scenarios; latency-qos1: 1 unless given)
  *   --window 100        per publisher: messages in flight end to end (and incomplete QoS 1/2 flows)
  *   --inflight-bytes 64MiB  most payload bytes in flight end to end over all publishers: lowers
  *                       the window of big payloads (scenarios.ts, windowFor)
@@ -98,7 +98,7 @@ const { values, positionals } = parseArgs({
     duration: { type: 'string' },
     warmup: { type: 'string' },
     rounds: { type: 'string', default: DEFAULTS.rounds },
-    workers: { type: 'string', default: DEFAULTS.workers },
+    workers: { type: 'string' },
     window: { type: 'string', default: DEFAULTS.window },
     batch: { type: 'string', default: DEFAULTS.batch },
     payload: { type: 'string', default: DEFAULTS.payload },
@@ -235,7 +235,7 @@ if (payloadSize < HEADER_SIZE) die(`--payload must be at least ${HEADER_SIZE} by
 const options: RunOptions = {
   durationMs: duration('duration', values.duration),
   warmupMs: duration('warmup', values.warmup),
-  workers: int('workers', values.workers)!,
+  workers: int('workers', values.workers ?? DEFAULTS.workers)!,
   window: int('window', values.window)!,
   batchMax: int('batch', values.batch)!,
   latencyStride: LATENCY_STRIDE,
@@ -247,6 +247,12 @@ const options: RunOptions = {
   procs: int('procs', values.procs) ?? 0,
 };
 const rounds = int('rounds', values.rounds)!;
+
+/** A scenario may fix its generator threads (the latency one: 1) unless --workers is given. */
+function scenarioOptions(s: Scenario): RunOptions {
+  if (values.workers !== undefined || s.kind !== 'load' || s.workers === undefined) return options;
+  return { ...options, workers: s.workers };
+}
 
 /** `--set a.b_c=v` as AVIARY_A__B_C=v (src/config/env.ts). */
 const aviaryEnv: Record<string, string> = {};
@@ -298,7 +304,7 @@ process.stdout.write(`${machineText(info)}\n`);
 const anyIdle = scenarios.some((s) => s.kind === 'idle');
 process.stdout.write(
   `options: ${values.duration} measured after ${values.warmup} warm-up, ${rounds} round(s) (brokers in turn per round), ` +
-    `${options.workers} generator workers, window ${options.window} (in flight at most ${values['inflight-bytes']} in all), ` +
+    `${options.workers} generator workers (latency-qos1: 1 unless --workers), window ${options.window} (in flight at most ${values['inflight-bytes']} in all), ` +
     `batch ${options.batchMax}, MQTT ${values.mqtt}, ${payloadSize} B payloads` +
     (anyIdle
       ? `; idle: hold ${values.hold}, keep-alive ${options.keepaliveSeconds} s, ` +
@@ -342,8 +348,15 @@ for (const s of scenarios) {
           mosquittoMaxInflight:
             s.kind === 'load' && s.qos === 2 ? Math.max(MOSQUITTO_DEFAULT_INFLIGHT, options.window) : null,
         });
-        const measurement = await runScenario(s, broker, options);
-        runs.push({ broker: b, round, measurement, loadAverage });
+        const runOptions = scenarioOptions(s);
+        const measurement = await runScenario(s, broker, runOptions);
+        runs.push({
+          broker: b,
+          round,
+          measurement,
+          loadAverage,
+          ...(s.kind === 'load' ? { workers: runOptions.workers } : {}),
+        });
         log.measurement(s, runs[runs.length - 1]!);
         process.stdout.write(
           `  ${s.name} ${b} round ${round}: ${oneLine(measurement)} (load ${loadAverage.toFixed(2)})\n`,
