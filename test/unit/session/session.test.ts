@@ -520,6 +520,42 @@ function sessionSuite(variant: string, make: SessionFactory): void {
       );
     });
   });
+
+  describe(`session (${variant}): sessions share nothing (empty collections are shared until written)`, () => {
+    test('subscriptions, deliveries in flight, queued and awaiting release stay with their own session', () => {
+      const a = attached();
+      const b = harness();
+      const c = attached();
+      a.session.subscribe('a/#', {
+        qos: 1,
+        noLocal: false,
+        retainAsPublished: false,
+        retainHandling: 0,
+        subscriptionId: 0,
+        shareGroup: null,
+      });
+      deliver(a.session, 'to-a');
+      deliver(b.session, 'queued-for-b');
+      a.session.addAwaitingRel(7, 0);
+      assert.deepEqual([...a.session.subscriptions.keys()], ['a/#']);
+      for (const other of [b.session, c.session]) {
+        assert.equal(other.subscriptions.size, 0);
+        assert.equal(other.inflightCount, 0);
+        assert.equal(other.isAwaitingRel(7), false);
+      }
+      assert.equal(b.session.queueLength, 1);
+      assert.equal(c.session.queueLength, 0);
+      assert.equal(a.session.inflightCount, 1);
+      // Emptied again, a session keeps working and still shares nothing.
+      assert.equal(a.session.complete(a.outlet.idOf('to-a'), 'puback')?.message.topic, 'to-a');
+      assert.equal(a.session.release(7), true);
+      assert.equal(a.session.unsubscribe('a/#'), true);
+      deliver(c.session, 'to-c');
+      assert.equal(a.session.inflightCount, 0);
+      assert.equal(c.session.inflightCount, 1);
+      assert.equal(b.session.unsubscribe('never'), false);
+    });
+  });
 }
 
 // The memory session (issue 5 adds the durable one to this list).
