@@ -26,10 +26,27 @@ export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 /** Process metrics are process-wide: one registry however many brokers the process runs. */
 let processRegistry: promClient.Registry | null = null;
 
+/**
+ * prom-client's default metrics that cost O(open connections) per scrape: `process_open_fds`
+ * lists /proc/self/fd and the `nodejs_active_*` ones build an array of every handle. With
+ * 19,500 connections one scrape held the event loop for about 90 ms (docs/benchmarks.md), so
+ * they are left out; `emqx_connections_count` and `emqx_live_connections_count` say the same.
+ */
+const PER_CONNECTION_METRICS = [
+  'process_open_fds',
+  'nodejs_active_handles',
+  'nodejs_active_handles_total',
+  'nodejs_active_requests',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources',
+  'nodejs_active_resources_total',
+];
+
 function processMetrics(): promClient.Registry {
   if (processRegistry === null) {
     processRegistry = new promClient.Registry();
     promClient.collectDefaultMetrics({ register: processRegistry });
+    for (const name of PER_CONNECTION_METRICS) processRegistry.removeSingleMetric(name);
   }
   return processRegistry;
 }
