@@ -38,7 +38,7 @@ import {
   WorkerCell,
 } from './shared.js';
 import { addCheck, type DeliveryCheck, emptyCheck } from './track.js';
-import { type Percentiles, percentiles, sleep } from './util.js';
+import { Mailboxes, type Percentiles, percentiles, sleep } from './util.js';
 
 const BOOT = new URL('./worker-boot.mjs', import.meta.url);
 const DRAIN_POLL_MS = 20;
@@ -119,8 +119,7 @@ export type Measurement = LoadMeasurement | RetainedMeasurement | IdleMeasuremen
 /** The generator's worker threads and the ordered exchange of commands and events with them. */
 class Workers {
   private readonly threads: Worker[];
-  private readonly inbox: Event[][];
-  private readonly waiting: ((e: Event) => void)[][];
+  private readonly mail: Mailboxes<Event>;
   private failure: Error | null = null;
 
   constructor(plans: Plan[], counters: Counters) {
@@ -136,8 +135,7 @@ class Workers {
           },
         }),
     );
-    this.inbox = this.threads.map(() => []);
-    this.waiting = this.threads.map(() => []);
+    this.mail = new Mailboxes<Event>(this.threads.length);
     this.threads.forEach((t, i) => {
       t.on('message', (e: Event) => this.deliver(i, e));
       t.on('error', (error) => this.deliver(i, { ev: 'error', message: error.stack ?? String(error) }));
@@ -145,15 +143,11 @@ class Workers {
   }
 
   private deliver(i: number, e: Event): void {
-    const w = this.waiting[i]!.shift();
-    if (w !== undefined) w(e);
-    else this.inbox[i]!.push(e);
+    this.mail.deliver(i, e);
   }
 
   private next(i: number): Promise<Event> {
-    const e = this.inbox[i]!.shift();
-    if (e !== undefined) return Promise.resolve(e);
-    return new Promise((resolve) => this.waiting[i]!.push(resolve));
+    return this.mail.next(i);
   }
 
   /** Sends a command to every worker and waits for each one's answer. */

@@ -27,7 +27,7 @@ import { Client, type ClientHandler } from './client.js';
 import type { IdleCommand, IdleEvent } from './idle-proc.js';
 import type { IdleScenario } from './scenarios.js';
 import type { IdlePlan, IdleReport } from './shared.js';
-import { ErrorLog, type Percentiles, percentiles, SampleBuffer, sleep } from './util.js';
+import { ErrorLog, Mailboxes, type Percentiles, percentiles, SampleBuffer, sleep } from './util.js';
 
 const ENTRY = new URL('./idle-proc.ts', import.meta.url);
 /** Connections per generator process when --procs is not given. */
@@ -92,8 +92,7 @@ export interface IdleMeasurement {
 /** The generator's processes and the ordered exchange of commands and events with them. */
 class Procs {
   private readonly children: ChildProcess[];
-  private readonly inbox: IdleEvent[][];
-  private readonly waiting: ((e: IdleEvent) => void)[][];
+  private readonly mail: Mailboxes<IdleEvent>;
 
   constructor(count: number) {
     this.children = Array.from({ length: count }, () =>
@@ -104,8 +103,7 @@ class Procs {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       }),
     );
-    this.inbox = this.children.map(() => []);
-    this.waiting = this.children.map(() => []);
+    this.mail = new Mailboxes<IdleEvent>(this.children.length);
     this.children.forEach((c, i) => {
       c.on('message', (e: IdleEvent) => this.deliver(i, e));
       c.on('exit', (code) => {
@@ -115,15 +113,11 @@ class Procs {
   }
 
   private deliver(i: number, e: IdleEvent): void {
-    const w = this.waiting[i]!.shift();
-    if (w !== undefined) w(e);
-    else this.inbox[i]!.push(e);
+    this.mail.deliver(i, e);
   }
 
   private next(i: number): Promise<IdleEvent> {
-    const e = this.inbox[i]!.shift();
-    if (e !== undefined) return Promise.resolve(e);
-    return new Promise((resolve) => this.waiting[i]!.push(resolve));
+    return this.mail.next(i);
   }
 
   /** Sends each process its command and waits for every answer. */

@@ -125,3 +125,31 @@ export function table(header: string[], rows: string[][]): string {
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
+
+/**
+ * One mailbox per generator worker (thread or process): answers wait here until the coordinator
+ * asks for the next one, and a request waits here until its answer arrives.
+ */
+export class Mailboxes<E> {
+  private readonly inbox: E[][];
+  private readonly waiting: ((e: E) => void)[][];
+
+  constructor(count: number) {
+    this.inbox = Array.from({ length: count }, () => []);
+    this.waiting = Array.from({ length: count }, () => []);
+  }
+
+  /** Worker i answered `e`. */
+  deliver(i: number, e: E): void {
+    const w = this.waiting[i]!.shift();
+    if (w !== undefined) w(e);
+    else this.inbox[i]!.push(e);
+  }
+
+  /** Worker i's next answer. */
+  next(i: number): Promise<E> {
+    const e = this.inbox[i]!.shift();
+    if (e !== undefined) return Promise.resolve(e);
+    return new Promise((resolve) => this.waiting[i]!.push(resolve));
+  }
+}
