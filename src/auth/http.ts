@@ -24,10 +24,9 @@ import { Pool } from 'undici';
 import type { HttpAuthnConfig } from '../config/authn-schema.js';
 import { ReasonCode } from '../protocol/index.js';
 import { type AuthAnswer, type AuthProvider, type Credentials, IGNORE } from './provider.js';
+import { FORM_TYPE, JSON_TYPE, parseBody, readLimited } from './http-body.js';
 import { clientVariable, Template } from './template.js';
 
-const JSON_TYPE = 'application/json';
-const FORM_TYPE = 'application/x-www-form-urlencoded';
 const STATUS_OK = 200;
 const STATUS_NO_CONTENT = 204;
 /** Answers larger than this are not read (an auth answer is a few hundred bytes). */
@@ -121,31 +120,10 @@ export class HttpProvider implements AuthProvider {
   }
 }
 
-async function readLimited(body: AsyncIterable<Buffer>, max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > max) throw new Error(`response body over ${max} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** A 200 answer's body, as EMQX reads it; undefined when it cannot be read. */
 export function parseAnswer(contentType: string, text: string): AuthAnswer | undefined {
-  let body: Record<string, unknown>;
-  try {
-    if (contentType.startsWith(JSON_TYPE)) {
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-      body = parsed as Record<string, unknown>;
-    } else if (contentType.startsWith(FORM_TYPE)) {
-      body = Object.fromEntries(new URLSearchParams(text));
-    } else return undefined;
-  } catch {
-    return undefined;
-  }
+  const body = parseBody(contentType, text);
+  if (body === undefined) return undefined;
   switch (body.result) {
     case 'allow': {
       const attrs = body.client_attrs;

@@ -25,10 +25,9 @@ import { Pool } from 'undici';
 import type { AuthzRequest } from '../../broker/hooks.js';
 import type { ClientInfo } from '../../broker/types.js';
 import type { HttpSourceConfig } from '../../config/authz-schema.js';
+import { FORM_TYPE, JSON_TYPE, parseBody, readLimited } from '../../auth/http-body.js';
 import type { AuthzSource, SourceAnswer } from './source.js';
 
-const JSON_TYPE = 'application/json';
-const FORM_TYPE = 'application/x-www-form-urlencoded';
 const STATUS_OK = 200;
 const STATUS_NO_CONTENT = 204;
 /** Answers larger than this are not read (an authorization answer is a few bytes). */
@@ -165,33 +164,11 @@ export class HttpSource implements AuthzSource {
   }
 }
 
-async function readLimited(body: AsyncIterable<Buffer>, max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > max) throw new Error(`response body over ${max} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** The result of a 200 answer's body, as EMQX reads it; undefined when it cannot be read. */
 export function parseAnswer(contentType: string, text: string): SourceAnswer | undefined {
-  let result: unknown;
-  try {
-    if (contentType.startsWith(JSON_TYPE)) {
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-      result = (parsed as Record<string, unknown>).result;
-    } else if (contentType.startsWith(FORM_TYPE)) {
-      result = new URLSearchParams(text).get('result');
-    } else {
-      return undefined;
-    }
-  } catch {
-    return undefined;
-  }
+  const body = parseBody(contentType, text);
+  if (body === undefined) return undefined;
+  const result = body.result;
   if (result === 'allow' || result === 'deny') return result;
   if (result === 'ignore') return 'nomatch';
   return undefined;
